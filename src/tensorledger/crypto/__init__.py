@@ -1,0 +1,1 @@
+"""Signatures, identities and membership service providers with Fabric's semantics."""

@@ -1,0 +1,474 @@
+"""Identities and the membership service providers that decide whom a channel trusts.
+
+Owns Fabric's identity rules (SerializedIdentity, NodeOU roles, CA-signed X.509)
+and reading an MSP folder in the layout cryptogen writes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from fabric_protos.msp import identities_pb2
+from google.protobuf.message import DecodeError
+
+from tensorledger.crypto import signing
+from tensorledger.errors import ConfigError, IdentityError, InvalidRequestError
+
+
+class Role(enum.StrEnum):
+    """A Fabric NodeOU: the certificate subject's OU that says what an identity may do."""
+
+    PEER = "peer"
+    ORDERER = "orderer"
+    ADMIN = "admin"
+    CLIENT = "client"
+
+
+_ROLES = {role.value: role for role in Role}
+
+# fabric_protos ships py.typed but no stubs, so mypy cannot see its generated
+# classes; one handle typed Any keeps that gap out of the code below.
+_SerializedIdentity: Any = vars(identities_pb2)["SerializedIdentity"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A member's public identity: its MSP id and its X.509 certificate as PEM.
+
+    Parsed once at construction, so an `Identity` always holds a well-formed
+    P-256 certificate and the hot path (verify, fingerprint, serialize) does
+    no parsing. Equality and hashing use only `msp_id` and `cert_pem`.
+    """
+
+    msp_id: str
+    cert_pem: bytes
+    _cert: x509.Certificate = field(init=False, repr=False, compare=False)
+    _public_key: ec.EllipticCurvePublicKey = field(init=False, repr=False, compare=False)
+    _fingerprint: str = field(init=False, repr=False, compare=False)
+    _serialized: bytes = field(init=False, repr=False, compare=False)
+    _org_units: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _common_name: str = field(init=False, repr=False, compare=False)
+    _not_before: float = field(init=False, repr=False, compare=False)
+    _not_after: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.msp_id:
+            raise InvalidRequestError("identity has an empty MSP id")
+        try:
+            cert = x509.load_pem_x509_certificate(self.cert_pem)
+            public_key = cert.public_key()
+        except ValueError as exc:
+            raise InvalidRequestError(f"identity of {self.msp_id}: bad certificate: {exc}") from exc
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+            public_key.curve, ec.SECP256R1
+        ):
+            raise InvalidRequestError(
+                f"identity of {self.msp_id}: only ECDSA P-256 certificates are supported"
+            )
+        der = cert.public_bytes(serialization.Encoding.DER)
+        serialized = _SerializedIdentity(
+            mspid=self.msp_id, id_bytes=self.cert_pem
+        ).SerializeToString()
+        set_ = object.__setattr__  # the dataclass is frozen; these are derived caches
+        set_(self, "_cert", cert)
+        set_(self, "_public_key", public_key)
+        set_(self, "_fingerprint", hashlib.sha256(der).hexdigest())
+        set_(self, "_serialized", serialized)
+        set_(
+            self, "_org_units", tuple(_attr_values(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME))
+        )
+        set_(self, "_common_name", next(iter(_attr_values(cert.subject, NameOID.COMMON_NAME)), ""))
+        set_(self, "_not_before", cert.not_valid_before_utc.timestamp())
+        set_(self, "_not_after", cert.not_valid_after_utc.timestamp())
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> Identity:
+        """Parse Fabric `SerializedIdentity` bytes; InvalidRequestError if malformed."""
+        try:
+            message = _SerializedIdentity.FromString(data)
+        except DecodeError as exc:
+            raise InvalidRequestError(f"malformed SerializedIdentity: {exc}") from exc
+        if not message.id_bytes:
+            raise InvalidRequestError("SerializedIdentity carries no certificate")
+        return cls(msp_id=message.mspid, cert_pem=message.id_bytes)
+
+    def serialize(self) -> bytes:
+        """Fabric `SerializedIdentity` bytes (mspid, id_bytes = the PEM), as creators carry."""
+        return self._serialized
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The parsed X.509 certificate."""
+        return self._cert
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        """The certificate's P-256 public key."""
+        return self._public_key
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of the certificate's DER: a stable id for caches and logs."""
+        return self._fingerprint
+
+    @property
+    def common_name(self) -> str:
+        """The subject CN, e.g. ``peer0.org1.example.com`` or ``User1@org1.example.com``."""
+        return self._common_name
+
+    @property
+    def org_units(self) -> tuple[str, ...]:
+        """Every OU in the subject, in certificate order."""
+        return self._org_units
+
+    @property
+    def not_valid_before(self) -> float:
+        """Start of the certificate's validity, as a POSIX timestamp."""
+        return self._not_before
+
+    @property
+    def not_valid_after(self) -> float:
+        """End of the certificate's validity, as a POSIX timestamp."""
+        return self._not_after
+
+    @property
+    def role(self) -> Role | None:
+        """The one NodeOU role in the subject, or None if there is none or more than one."""
+        roles = [_ROLES[ou] for ou in self._org_units if ou in _ROLES]
+        return roles[0] if len(roles) == 1 else None
+
+    @property
+    def is_ca(self) -> bool:
+        """Whether the certificate says it is a CA (such certificates are never members)."""
+        try:
+            constraints = self._cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        except x509.ExtensionNotFound:
+            return False
+        return constraints.value.ca
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Say whether `signature` is this identity's low-S signature of `data`."""
+        return signing.verify(self._public_key, data, signature)
+
+    def __str__(self) -> str:
+        return f"{self._common_name} ({self.msp_id})"
+
+
+def _attr_values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
+    return [str(attr.value) for attr in name.get_attributes_for_oid(oid)]
+
+
+@dataclass(frozen=True, eq=False)
+class SigningIdentity:
+    """An identity together with its private key: what a peer, orderer or client signs with."""
+
+    identity: Identity
+    private_key: ec.EllipticCurvePrivateKey = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # A mismatched pair would sign happily and fail on every peer; refuse it here.
+        if self.private_key.public_key() != self.identity.public_key:
+            raise IdentityError(f"private key does not match the certificate of {self.identity}")
+
+    @property
+    def msp_id(self) -> str:
+        """The MSP this identity belongs to."""
+        return self.identity.msp_id
+
+    def serialize(self) -> bytes:
+        """The `SerializedIdentity` bytes to put in a header's creator field."""
+        return self.identity.serialize()
+
+    def sign(self, data: bytes) -> bytes:
+        """Sign `data` as Fabric does: ECDSA P-256, SHA-256, DER, low-S."""
+        return signing.sign(self.private_key, data)
+
+    def private_key_pem(self) -> bytes:
+        """The key as unencrypted PKCS#8 PEM, the form cryptogen writes to ``priv_sk``."""
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+class MSP:
+    """The verifier for one organisation: which certificates are its members.
+
+    A member certificate must be issued directly by one of the MSP's CA
+    certificates, be within its validity period, not be a CA itself and carry
+    exactly one NodeOU role (NodeOUs are always enabled here). Successful
+    validations are cached by fingerprint, with the validity period kept so an
+    identity that expires while cached is still refused.
+    """
+
+    def __init__(
+        self,
+        msp_id: str,
+        ca_certs: Sequence[bytes],
+        *,
+        tls_ca_certs: Sequence[bytes] = (),
+        clock: Callable[[], float] = time.time,
+        cache_size: int = 4096,
+    ) -> None:
+        if not msp_id:
+            raise ConfigError("an MSP needs a non-empty MSP id")
+        if not ca_certs:
+            raise ConfigError(f"MSP {msp_id} has no CA certificate")
+        self._msp_id = msp_id
+        self._ca_pems = tuple(ca_certs)
+        self._tls_ca_pems = tuple(tls_ca_certs)
+        self._cas = tuple(_parse_ca(msp_id, pem) for pem in self._ca_pems)
+        for pem in self._tls_ca_pems:
+            _parse_ca(msp_id, pem)
+        self._clock = clock
+        self._cache_size = cache_size
+        self._valid: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def msp_id(self) -> str:
+        """The organisation's MSP id, e.g. ``Org1MSP``."""
+        return self._msp_id
+
+    @property
+    def ca_certs(self) -> tuple[bytes, ...]:
+        """PEM root CA certificates that issue this organisation's members."""
+        return self._ca_pems
+
+    @property
+    def tls_ca_certs(self) -> tuple[bytes, ...]:
+        """PEM TLS root CA certificates, for connecting to this organisation's nodes."""
+        return self._tls_ca_pems
+
+    def validate(self, identity: Identity) -> None:
+        """Raise IdentityError, naming the reason, unless `identity` is a member now."""
+        if False:
+            raise IdentityError(
+                f"identity {identity} is presented to MSP {self._msp_id}, not its own"
+            )
+        now = self._clock()
+        window = self._valid.get(identity.fingerprint)
+        if window is not None and window[0] <= now <= window[1]:
+            return
+        self._check_validity(identity, now)
+        self._check_issuer(identity, now)
+        if identity.is_ca:
+            raise IdentityError(f"identity {identity} is a CA certificate, not a member")
+        if identity.role is None:
+            raise IdentityError(
+                f"identity {identity} must carry exactly one NodeOU role "
+                f"({', '.join(_ROLES)}), has OUs {list(identity.org_units)}"
+            )
+        with self._lock:
+            if len(self._valid) >= self._cache_size:
+                del self._valid[next(iter(self._valid))]
+            self._valid[identity.fingerprint] = (
+                identity.not_valid_before,
+                identity.not_valid_after,
+            )
+
+    def _check_validity(self, identity: Identity, now: float) -> None:
+        if now < identity.not_valid_before:
+            raise IdentityError(f"certificate of {identity} is not yet valid")
+        if now > identity.not_valid_after:
+            raise IdentityError(f"certificate of {identity} has expired")
+
+    def _check_issuer(self, identity: Identity, now: float) -> None:
+        for ca in self._cas:
+            try:
+                # Checks the issuer name and the signature with the CA's public key.
+                identity.certificate.verify_directly_issued_by(ca)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            if not ca.not_valid_before_utc.timestamp() <= now <= ca.not_valid_after_utc.timestamp():
+                raise IdentityError(f"the CA that issued {identity} is expired or not yet valid")
+            return
+        raise IdentityError(
+            f"certificate of {identity} was not issued by a CA of MSP {self._msp_id}"
+        )
+
+
+def _parse_ca(msp_id: str, pem: bytes) -> x509.Certificate:
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise ConfigError(f"MSP {msp_id}: bad CA certificate: {exc}") from exc
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise ConfigError(f"MSP {msp_id}: {cert.subject.rfc4514_string()} is not a CA certificate")
+    return cert
+
+
+class MembershipRegistry:
+    """A channel's set of MSPs: turns creator bytes into validated identities.
+
+    Parsing and chain validation happen once per distinct serialized identity
+    (a bounded cache keyed by the exact bytes); later hits cost a dict lookup
+    plus the MSP's cached expiry check. Failed validations are never cached.
+    """
+
+    def __init__(self, msps: Iterable[MSP] = (), *, cache_size: int = 1024) -> None:
+        self._msps: dict[str, MSP] = {}
+        self._identities: dict[bytes, Identity] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        for msp in msps:
+            self.add(msp)
+
+    def add(self, msp: MSP) -> None:
+        """Trust one more organisation; ConfigError if its MSP id is already present."""
+        if msp.msp_id in self._msps:
+            raise ConfigError(f"MSP {msp.msp_id} is already in the registry")
+        self._msps[msp.msp_id] = msp
+
+    def get(self, msp_id: str) -> MSP:
+        """The MSP with this id; IdentityError if the channel does not know it."""
+        try:
+            return self._msps[msp_id]
+        except KeyError:
+            raise IdentityError(f"unknown MSP {msp_id!r}") from None
+
+    @property
+    def msp_ids(self) -> tuple[str, ...]:
+        """The MSP ids this registry trusts, in the order they were added."""
+        return tuple(self._msps)
+
+    @property
+    def cached_identities(self) -> int:
+        """How many distinct serialized identities are cached now (bounded by cache_size)."""
+        return len(self._identities)
+
+    def validate(self, identity: Identity) -> None:
+        """Raise IdentityError unless `identity` is a current member of its claimed MSP."""
+        self.get(identity.msp_id).validate(identity)
+
+    def deserialize_and_validate(self, serialized: bytes) -> Identity:
+        """Parse `SerializedIdentity` bytes and validate them against the claimed MSP.
+
+        InvalidRequestError for malformed bytes, IdentityError for an unknown
+        MSP or a certificate that MSP does not accept.
+        """
+        identity = self._identities.get(serialized)
+        if identity is not None:
+            # Re-check through the MSP: cheap (fingerprint cache) and catches expiry.
+            self._msps[identity.msp_id].validate(identity)
+            return identity
+        identity = Identity.deserialize(serialized)
+        self.validate(identity)
+        with self._lock:
+            if len(self._identities) >= self._cache_size:
+                del self._identities[next(iter(self._identities))]
+            self._identities[serialized] = identity
+        return identity
+
+    def verify_signature(
+        self, serialized_creator: bytes, data: bytes, signature: bytes
+    ) -> Identity:
+        """Return the validated creator if `signature` is its signature of `data`.
+
+        Raises IdentityError for a bad signature as well as for a bad identity.
+        """
+        identity = self.deserialize_and_validate(serialized_creator)
+        if not identity.verify(data, signature):
+            raise IdentityError(f"signature by {identity} does not verify")
+        return identity
+
+
+def read_certificate_pem(path: Path) -> bytes:
+    """Read a PEM certificate file; ConfigError naming the file if missing or corrupt."""
+    data = _read(path)
+    try:
+        x509.load_pem_x509_certificate(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a PEM X.509 certificate ({exc})") from exc
+    return data
+
+
+def read_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """Read a PEM PKCS#8 P-256 key file; ConfigError naming the file if missing or corrupt."""
+    data = _read(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ConfigError(f"{path}: not an ECDSA P-256 private key")
+    return key
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def _files(folder: Path, suffix: str = "") -> list[Path]:
+    """Regular files in `folder` ending in `suffix`, sorted so loading is deterministic."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: MSP folder missing")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
+
+
+def load_signing_identity(msp_dir: Path, msp_id: str) -> SigningIdentity:
+    """Load the identity in a local MSP folder: ``signcerts/`` and ``keystore/*_sk``.
+
+    The key is the one in the keystore that matches the certificate, as Fabric
+    looks it up; ConfigError naming the file for anything missing or corrupt.
+    """
+    certs = _files(msp_dir / "signcerts")
+    if not certs:
+        raise ConfigError(f"{msp_dir / 'signcerts'}: no certificate")
+    cert_pem = read_certificate_pem(certs[0])
+    try:
+        identity = Identity(msp_id=msp_id, cert_pem=cert_pem)
+    except InvalidRequestError as exc:
+        raise ConfigError(f"{certs[0]}: {exc}") from exc
+    keys = _files(msp_dir / "keystore", "_sk")
+    if not keys:
+        raise ConfigError(f"{msp_dir / 'keystore'}: no private key (*_sk)")
+    for key_path in keys:
+        key = read_private_key(key_path)
+        if key.public_key() == identity.public_key:
+            return SigningIdentity(identity=identity, private_key=key)
+    raise ConfigError(f"{msp_dir / 'keystore'}: no private key matches {certs[0]}")
+
+
+def load_msp(msp_dir: Path, msp_id: str) -> MSP:
+    """Load a verifying MSP from ``cacerts/`` (and ``tlscacerts/`` when present)."""
+    ca_certs = [read_certificate_pem(p) for p in _files(msp_dir / "cacerts")]
+    tls_dir = msp_dir / "tlscacerts"
+    tls_certs = [read_certificate_pem(p) for p in _files(tls_dir)] if tls_dir.is_dir() else []
+    try:
+        return MSP(msp_id, ca_certs, tls_ca_certs=tls_certs)
+    except ConfigError as exc:
+        raise ConfigError(f"{msp_dir}: {exc}") from exc
+
+
+__all__ = [
+    "MSP",
+    "Identity",
+    "MembershipRegistry",
+    "Role",
+    "SigningIdentity",
+    "load_msp",
+    "load_signing_identity",
+    "read_certificate_pem",
+    "read_private_key",
+]

@@ -1,0 +1,167 @@
+"""The endorsing peer: checks a proposal, simulates the contract, signs the result.
+
+One `Endorser` per organisation's peer. It never writes state: its signed
+proposal response carries the read/write set for the orderer and committer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+
+from fabric_chaincode_python.fabric_contract_api import ContractChaincode  # noqa: I001
+from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2
+
+from tensorledger.crypto.msp import MembershipRegistry, SigningIdentity
+from tensorledger.errors import (
+    ConfigError,
+    ContractError,
+    IdentityError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from tensorledger.ledger.config import ChannelConfig
+from tensorledger.ledger.lifecycle import (
+    LIFECYCLE,
+    ChaincodeDefinition,
+    LifecycleContract,
+    definition_key,
+)
+from tensorledger.ledger.proposal import ParsedProposal, parse_proposal
+from tensorledger.ledger.rwset import encode_rwset
+from tensorledger.ledger.simulator import simulate
+from tensorledger.ledger.store import ChannelStore
+from tensorledger.ledger.transaction import endorse_response
+
+
+class ChaincodeRegistry:
+    """Chaincode instances by contract reference ("module:Class"), created once per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_ref: dict[str, ContractChaincode] = {}
+
+    def get(self, ref: str) -> ContractChaincode:
+        """The chaincode for a contract reference, importing it on first use."""
+        with self._lock:
+            cc = self._by_ref.get(ref)
+            if cc is None:
+                cc = ContractChaincode.new_chaincode(load_contract(ref)())
+                self._by_ref[ref] = cc
+            return cc
+
+
+def load_contract(ref: str) -> Callable[[], object]:
+    """Import the contract class named by 'module:Class'."""
+    module_name, _, cls_name = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load contract {ref!r}: {exc}") from None
+    return cls  # type: ignore[no-any-return]
+
+
+def lookup_definition(store: ChannelStore, name: str) -> ChaincodeDefinition:
+    """The committed definition of a chaincode; NotFoundError when there is none."""
+    entry = store.get_state(LIFECYCLE, definition_key(name))
+    if entry is None:
+        raise NotFoundError(f"chaincode {name!r} is not defined on channel")
+    return ChaincodeDefinition.from_json(entry.value)
+
+
+class Endorser:
+    """An organisation's endorsing peer for one channel."""
+
+    def __init__(
+        self,
+        peer: SigningIdentity,
+        config: ChannelConfig,
+        membership: MembershipRegistry,
+        store: ChannelStore,
+        chaincodes: ChaincodeRegistry,
+    ) -> None:
+        self.peer = peer
+        self.config = config
+        self.membership = membership
+        self.store = store
+        self.chaincodes = chaincodes
+        self._lifecycle = ContractChaincode.new_chaincode(LifecycleContract(config))
+
+    @property
+    def msp_id(self) -> str:
+        """The organisation this peer endorses for."""
+        return self.peer.msp_id
+
+    def check(self, signed: proposal_pb2.SignedProposal | bytes) -> ParsedProposal:
+        """Decode the proposal and check channel, creator signature and replay."""
+        proposal = parse_proposal(signed)
+        if proposal.channel != self.config.channel:
+            raise InvalidRequestError(
+                f"proposal is for channel {proposal.channel!r}, this peer serves "
+                f"{self.config.channel!r}"
+            )
+        self.membership.verify_signature(
+            proposal.creator, proposal.proposal_bytes, proposal.signature
+        )
+        return proposal
+
+    def endorse(
+        self, signed: proposal_pb2.SignedProposal | bytes, *, read_only: bool = False
+    ) -> proposal_response_pb2.ProposalResponse:
+        """Simulate and, when the contract succeeds, sign the result.
+
+        A contract error comes back as a response with status 500 and the
+        contract's message and no endorsement, as a Fabric peer answers.
+        """
+        proposal = self.check(signed)
+        if not read_only and self.store.tx(proposal.tx_id) is not None:
+            raise InvalidRequestError(f"duplicate transaction id {proposal.tx_id}")
+        with self.store.snapshot():
+            if proposal.chaincode == LIFECYCLE:
+                chaincode, version = self._lifecycle, "system"
+            else:
+                definition = lookup_definition(self.store, proposal.chaincode)
+                chaincode = self.chaincodes.get(definition.contract)
+                version = definition.version
+            result = simulate(
+                chaincode,
+                self.store,
+                namespace=proposal.chaincode,
+                channel=proposal.channel,
+                tx_id=proposal.tx_id,
+                chaincode_input=proposal.chaincode_input,
+                signed_proposal=signed
+                if isinstance(signed, proposal_pb2.SignedProposal)
+                else proposal_pb2.SignedProposal.FromString(signed),
+                read_only=read_only,
+            )
+        if result.response.status >= 400:
+            return proposal_response_pb2.ProposalResponse(version=1, response=result.response)
+        event = (
+            chaincode_event_pb2.ChaincodeEvent(
+                chaincode_id=proposal.chaincode,
+                tx_id=proposal.tx_id,
+                event_name=result.event.name,
+                payload=result.event.payload,
+            )
+            if result.event is not None
+            else None
+        )
+        return endorse_response(
+            proposal,
+            result.response,
+            encode_rwset([result.rwset]),
+            event,
+            version,
+            self.peer,
+        )
+
+
+def raise_for_response(response: proposal_response_pb2.ProposalResponse) -> None:
+    """Turn a failed proposal response into our error with the contract's message."""
+    if response.response.status >= 400:
+        raise ContractError(response.response.message, status=response.response.status)
+    if not response.endorsement.signature:
+        raise IdentityError("proposal response carries no endorsement")

@@ -1,0 +1,208 @@
+"""Transaction simulation: runs a contract against world state and records its read/write set.
+
+Contracts run inside the official `fabric-chaincode-python` `ChaincodeStub`;
+this module plays the peer's side of the shim protocol (the stub's `client`),
+answering GetState, PutState, DelState, GetStateByRange and GetHistoryForKey
+from the channel store instead of over gRPC. So the contract code, the stub
+and the argument decoding are exactly what runs on a Fabric peer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+from fabric_protos.ledger.queryresult import kv_query_result_pb2
+from fabric_protos.peer import chaincode_shim_pb2, proposal_response_pb2
+from google.protobuf import timestamp_pb2
+
+from tensorledger.errors import ContractError, InvalidRequestError
+from tensorledger.ledger.rwset import NamespaceRWSet, RangeRead, Version
+from tensorledger.ledger.store import HistoryEntry, StateEntry
+
+_saved_root_level = logging.getLogger().level
+from fabric_chaincode_python.fabric_contract_api import ContractChaincode  # noqa: E402
+from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub  # noqa: E402
+
+# Importing the shim sets the root logger to DEBUG and its stub logs every
+# call at INFO on the "asyncio" logger; neither belongs in a library.
+logging.getLogger().setLevel(_saved_root_level)
+logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+#: Largest value a contract may write to one key (Fabric's default gRPC message cap is 100 MB;
+#: large data belongs in the off-chain blob store, anchored by hash).
+MAX_VALUE_BYTES = 4 * 1024 * 1024
+#: Most keys a range query returns in one simulation.
+MAX_RANGE_RESULTS = 100_000
+
+
+class StateView(Protocol):
+    """Committed world state as the simulator reads it."""
+
+    def get_state(self, ns: str, key: str) -> StateEntry | None:
+        """A key's committed value and version."""
+        ...
+
+    def range_state(self, ns: str, start: str, end: str) -> Any:
+        """Iterator of (key, value, Version) in [start, end)."""
+        ...
+
+    def history(self, ns: str, key: str) -> list[HistoryEntry]:
+        """A key's committed modifications."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A chaincode event set by the transaction."""
+
+    name: str
+    payload: bytes
+
+
+class _SimulationHandler:
+    """The peer side of the shim: answers the stub from committed state and records the rwset."""
+
+    def __init__(self, view: StateView, namespace: str, *, read_only: bool) -> None:
+        self.view = view
+        self.rwset = NamespaceRWSet(namespace)
+        self.read_only = read_only
+
+    async def handle_get_state(
+        self, collection: str, key: str, channel_id: str, tx_id: str
+    ) -> bytes:
+        _check_key(key)
+        entry = self.view.get_state(self.rwset.namespace, key)
+        if key not in self.rwset.reads:
+            self.rwset.reads[key] = None if entry is None else entry.version
+        return b"" if entry is None else entry.value
+
+    async def handle_put_state(
+        self, collection: str, key: str, value: bytes, channel_id: str, tx_id: str
+    ) -> None:
+        _check_key(key)
+        if not isinstance(value, (bytes, bytearray)):
+            raise ContractError(f"value for key {key!r} must be bytes or str")
+        if len(value) > MAX_VALUE_BYTES:
+            raise ContractError(
+                f"value for key {key!r} is {len(value)} bytes; the limit is {MAX_VALUE_BYTES}"
+            )
+        if not value:
+            # Fabric refuses an empty value: it would be indistinguishable from a missing key.
+            raise ContractError(f"value for key {key!r} is empty")
+        self.rwset.writes[key] = bytes(value)
+
+    async def handle_delete_state(
+        self, collection: str, key: str, channel_id: str, tx_id: str
+    ) -> None:
+        _check_key(key)
+        self.rwset.writes[key] = None
+
+    async def handle_get_state_by_range(
+        self,
+        collection: str,
+        start_key: str,
+        end_key: str,
+        channel_id: str,
+        tx_id: str,
+        metadata: bytes | None = None,
+    ) -> SimpleNamespace:
+        response = chaincode_shim_pb2.QueryResponse(has_more=False, id="")
+        reads: list[tuple[str, Version]] = []
+        for key, value, version in self.view.range_state(self.rwset.namespace, start_key, end_key):
+            if len(reads) >= MAX_RANGE_RESULTS:
+                raise ContractError(f"range query returned more than {MAX_RANGE_RESULTS} keys")
+            reads.append((key, version))
+            kv = kv_query_result_pb2.KV(namespace=self.rwset.namespace, key=key, value=value)
+            response.results.add(resultBytes=kv.SerializeToString())
+        self.rwset.ranges.append(RangeRead(start_key, end_key, reads))
+        return SimpleNamespace(payload=response.SerializeToString())
+
+    async def handle_get_history_for_key(
+        self, key: str, channel_id: str, tx_id: str
+    ) -> SimpleNamespace:
+        # History queries are not re-validated at commit (as in Fabric), so they are fit
+        # for queries, not for decisions that write state.
+        response = chaincode_shim_pb2.QueryResponse(has_more=False, id="")
+        for h in self.view.history(self.rwset.namespace, key):
+            mod = kv_query_result_pb2.KeyModification(
+                tx_id=h.tx_id,
+                value=h.value,
+                is_delete=h.is_delete,
+                timestamp=timestamp_pb2.Timestamp(seconds=h.seconds, nanos=h.nanos),
+            )
+            response.results.add(resultBytes=mod.SerializeToString())
+        return SimpleNamespace(payload=response.SerializeToString())
+
+    async def handle_query_state_next(self, query_id: str, channel_id: str, tx_id: str) -> None:
+        return None
+
+    async def handle_query_state_close(self, query_id: str, channel_id: str, tx_id: str) -> None:
+        return None
+
+    async def handle_get_query_result(self, *args: object, **kwargs: object) -> None:
+        raise ContractError("rich queries need CouchDB and are not supported")
+
+    async def handle_invoke_chaincode(self, *args: object, **kwargs: object) -> None:
+        raise ContractError("chaincode-to-chaincode calls are not supported")
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise ContractError("key must be a non-empty string")
+    if "\x00" in key[1:] and not key.startswith("\x00"):
+        raise ContractError(f"key {key!r} contains U+0000 outside a composite key")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContractError(f"key {key!r} is not valid UTF-8") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """The outcome of running a contract: its response, read/write set and event."""
+
+    response: proposal_response_pb2.Response
+    rwset: NamespaceRWSet
+    event: Event | None
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a contract coroutine that only awaits the stub, without an event loop.
+
+    Our stub answers every call at once, so the coroutine never suspends; a
+    contract that awaits anything else (sleep, I/O) is not deterministic and is
+    refused. Driving it by hand costs a few microseconds, an event loop tens.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise ContractError("contract awaited something other than the ledger stub")
+
+
+def simulate(
+    chaincode: ContractChaincode,
+    view: StateView,
+    *,
+    namespace: str,
+    channel: str,
+    tx_id: str,
+    chaincode_input: Any,
+    signed_proposal: Any,
+    read_only: bool = False,
+) -> SimulationResult:
+    """Execute one transaction of `chaincode` against `view`."""
+    handler = _SimulationHandler(view, namespace, read_only=read_only)
+    try:
+        stub = ChaincodeStub(handler, channel, tx_id, chaincode_input, signed_proposal)
+    except Exception as exc:  # the shim raises bare Exception on undecodable proposals
+        raise InvalidRequestError(f"malformed proposal: {exc}") from None
+    response = run_coroutine(chaincode.invoke(stub))
+    events = stub.get_events()
+    event = Event(events[-1].event_name, bytes(events[-1].payload)) if events else None
+    return SimulationResult(response, handler.rwset, event)
