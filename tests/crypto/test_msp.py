@@ -332,6 +332,24 @@ def test_registry_cache_is_bounded_and_reused(org1: CertificateAuthority) -> Non
     assert reg.cached_identities == 2
 
 
+def test_registry_cache_still_notices_expiry(org1: CertificateAuthority) -> None:
+    now = datetime.now(UTC)
+    person = org1.issue("short", Role.CLIENT, not_after=now + timedelta(hours=1))
+    clock = [now.timestamp()]
+    reg = MembershipRegistry([MSP("Org1MSP", [org1.cert_pem], clock=lambda: clock[0])])
+    reg.verify_signature(person.serialize(), b"m", person.sign(b"m"))
+    clock[0] += 2 * 3600
+    with pytest.raises(IdentityError, match="expired"):
+        reg.verify_signature(person.serialize(), b"m", person.sign(b"m"))
+
+
+def test_caches_can_be_turned_off(org1: CertificateAuthority, peer1: SigningIdentity) -> None:
+    reg = MembershipRegistry([MSP("Org1MSP", [org1.cert_pem], cache_size=0)], cache_size=0)
+    for _ in range(2):
+        assert reg.deserialize_and_validate(peer1.serialize()) == peer1.identity
+    assert reg.cached_identities == 0
+
+
 def test_registry_malformed_creator(registry: MembershipRegistry) -> None:
     with pytest.raises(InvalidRequestError):
         registry.verify_signature(b"\x0a\xff", b"m", b"sig")

@@ -7,7 +7,6 @@ and reading an MSP folder in the layout cryptogen writes.
 from __future__ import annotations
 
 import enum
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +16,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fabric_protos.msp import identities_pb2
@@ -77,14 +76,13 @@ class Identity:
             raise InvalidRequestError(
                 f"identity of {self.msp_id}: only ECDSA P-256 certificates are supported"
             )
-        der = cert.public_bytes(serialization.Encoding.DER)
         serialized = _SerializedIdentity(
             mspid=self.msp_id, id_bytes=self.cert_pem
         ).SerializeToString()
         set_ = object.__setattr__  # the dataclass is frozen; these are derived caches
         set_(self, "_cert", cert)
         set_(self, "_public_key", public_key)
-        set_(self, "_fingerprint", hashlib.sha256(der).hexdigest())
+        set_(self, "_fingerprint", cert.fingerprint(hashes.SHA256()).hex())
         set_(self, "_serialized", serialized)
         set_(
             self, "_org_units", tuple(_attr_values(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME))
@@ -223,6 +221,8 @@ class MSP:
         clock: Callable[[], float] = time.time,
         cache_size: int = 4096,
     ) -> None:
+        # `clock` is injectable so expiry of cached validations can be tested;
+        # cache_size 0 turns the validation cache off.
         if not msp_id:
             raise ConfigError("an MSP needs a non-empty MSP id")
         if not ca_certs:
@@ -255,7 +255,7 @@ class MSP:
 
     def validate(self, identity: Identity) -> None:
         """Raise IdentityError, naming the reason, unless `identity` is a member now."""
-        if False:
+        if identity.msp_id != self._msp_id:
             raise IdentityError(
                 f"identity {identity} is presented to MSP {self._msp_id}, not its own"
             )
@@ -272,13 +272,12 @@ class MSP:
                 f"identity {identity} must carry exactly one NodeOU role "
                 f"({', '.join(_ROLES)}), has OUs {list(identity.org_units)}"
             )
-        with self._lock:
-            if len(self._valid) >= self._cache_size:
-                del self._valid[next(iter(self._valid))]
-            self._valid[identity.fingerprint] = (
-                identity.not_valid_before,
-                identity.not_valid_after,
-            )
+        if self._cache_size > 0:
+            with self._lock:
+                while len(self._valid) >= self._cache_size:
+                    del self._valid[next(iter(self._valid))]
+                window = (identity.not_valid_before, identity.not_valid_after)
+                self._valid[identity.fingerprint] = window
 
     def _check_validity(self, identity: Identity, now: float) -> None:
         if now < identity.not_valid_before:
@@ -371,10 +370,11 @@ class MembershipRegistry:
             return identity
         identity = Identity.deserialize(serialized)
         self.validate(identity)
-        with self._lock:
-            if len(self._identities) >= self._cache_size:
-                del self._identities[next(iter(self._identities))]
-            self._identities[serialized] = identity
+        if self._cache_size > 0:
+            with self._lock:
+                while len(self._identities) >= self._cache_size:
+                    del self._identities[next(iter(self._identities))]
+                self._identities[serialized] = identity
         return identity
 
     def verify_signature(

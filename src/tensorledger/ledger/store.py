@@ -110,6 +110,9 @@ class ChannelStore:
             conn = sqlite3.connect(
                 self.path, timeout=60.0, isolation_level=None, check_same_thread=False
             )
+            # A tampered row can hold text where bytes belong; decode leniently and let
+            # `verify` report it instead of failing inside sqlite3.
+            conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
             conn.execute("PRAGMA journal_mode=WAL")
             # FULL: fsync the WAL on every commit, so "committed" means durable.
             conn.execute("PRAGMA synchronous=FULL")
@@ -168,7 +171,7 @@ class ChannelStore:
     def get_meta(self, key: str) -> bytes | None:
         """A value from the meta table (channel config, origin, ...)."""
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else _blob(row[0])
 
     # -- chain -------------------------------------------------------------
 
@@ -187,7 +190,7 @@ class ChannelStore:
             (start, end if end is not None else 1 << 62),
         )
         for number, header, metadata in cur:
-            yield int(number), bytes(header), bytes(metadata)
+            yield int(number), _blob(header), _blob(metadata)
 
     def block_envelopes(self, number: int) -> list[bytes]:
         """The envelopes of one block, in order."""
@@ -237,7 +240,7 @@ class ChannelStore:
         ).fetchone()
         if row is None:
             return None
-        return StateEntry(bytes(row[0]), Version(int(row[1]), int(row[2])))
+        return StateEntry(_blob(row[0]), Version(int(row[1]), int(row[2])))
 
     def get_versions(self, ns: str, keys: Sequence[str]) -> dict[str, Version]:
         """Committed versions of many keys at once (MVCC check of a whole block)."""
@@ -267,13 +270,13 @@ class ChannelStore:
                 (ns, start),
             )
         for key, value, block, tx in cur:
-            yield str(key), bytes(value), Version(int(block), int(tx))
+            yield str(key), _blob(value), Version(int(block), int(tx))
 
     def state_rows(self) -> Iterator[tuple[str, str, bytes, int, int]]:
         """Every world-state row (for verify)."""
         cur = self.conn.execute("SELECT ns, key, value, block, tx FROM state ORDER BY ns, key")
         for ns, key, value, block, tx in cur:
-            yield str(ns), str(key), bytes(value), int(block), int(tx)
+            yield str(ns), str(key), _blob(value), int(block), int(tx)
 
     def history(self, ns: str, key: str) -> list[HistoryEntry]:
         """Every committed modification of a key, oldest first."""
@@ -283,7 +286,7 @@ class ChannelStore:
             (ns, key),
         )
         return [
-            HistoryEntry(str(t), bytes(v or b""), bool(d), int(s), int(n), Version(int(b), int(x)))
+            HistoryEntry(str(t), _blob(v or b""), bool(d), int(s), int(n), Version(int(b), int(x)))
             for t, v, d, s, n, b, x in cur
         ]
 
@@ -298,7 +301,7 @@ class ChannelStore:
         )
         for b, t, cc, name, tx_id, payload in cur:
             if chaincode is None or cc == chaincode:
-                yield int(b), int(t), str(cc), str(name), str(tx_id), bytes(payload)
+                yield int(b), int(t), str(cc), str(name), str(tx_id), _blob(payload)
 
     # -- Merkle log --------------------------------------------------------
 
@@ -314,7 +317,7 @@ class ChannelStore:
         ).fetchone()
         if row is None:
             raise KeyError((level, index))
-        return bytes(row[0])
+        return _blob(row[0])
 
     def put_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         """Store new subtree hashes; must run inside `write()`."""
@@ -338,6 +341,11 @@ class ChannelStore:
         return [(int(s), int(b), str(n)) for s, b, n in cur]
 
 
+def _blob(value: object) -> bytes:
+    """A BLOB column's bytes, also when a tampered row stored it as text."""
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[call-overload]
+
+
 def _tx_record(row: tuple[object, ...]) -> TxRecord:
     tx_id, block, idx, code, leaf, envelope = row
     return TxRecord(
@@ -346,5 +354,5 @@ def _tx_record(row: tuple[object, ...]) -> TxRecord:
         int(idx),  # type: ignore[call-overload]
         int(code),  # type: ignore[call-overload]
         None if leaf is None else int(leaf),  # type: ignore[call-overload]
-        bytes(envelope),  # type: ignore[call-overload]
+        _blob(envelope),
     )
