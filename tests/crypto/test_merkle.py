@@ -47,8 +47,8 @@ def ref_path(m: int, d: list[bytes]) -> list[bytes]:
         return []
     k = ref_k(n)
     if m < k:
-        return ref_path(m, d[:k]) + [ref_mth(d[k:])]
-    return ref_path(m - k, d[k:]) + [ref_mth(d[:k])]
+        return [*ref_path(m, d[:k]), ref_mth(d[k:])]
+    return [*ref_path(m - k, d[k:]), ref_mth(d[:k])]
 
 
 def ref_subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
@@ -57,8 +57,8 @@ def ref_subproof(m: int, d: list[bytes], b: bool) -> list[bytes]:
         return [] if b else [ref_mth(d)]
     k = ref_k(n)
     if m <= k:
-        return ref_subproof(m, d[:k], b) + [ref_mth(d[k:])]
-    return ref_subproof(m - k, d[k:], False) + [ref_mth(d[:k])]
+        return [*ref_subproof(m, d[:k], b), ref_mth(d[k:])]
+    return [*ref_subproof(m - k, d[k:], False), ref_mth(d[:k])]
 
 
 def ref_proof(m: int, d: list[bytes]) -> list[bytes]:
@@ -405,7 +405,7 @@ def _reshapes(proof: list[bytes], junk: bytes):
     """Proofs with an element removed, added, duplicated, or two swapped."""
     for i in range(len(proof)):
         yield proof[:i] + proof[i + 1 :]
-        yield proof[:i] + [proof[i]] + proof[i:]
+        yield [*proof[:i], proof[i], *proof[i:]]
     for i in range(len(proof) + 1):
         yield [*proof[:i], junk, *proof[i:]]
     for i in range(len(proof)):

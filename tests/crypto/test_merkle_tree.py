@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Sequence
 
@@ -139,7 +140,7 @@ def test_extend_hashes_equals_repeated_append(hashes, cuts, start):
     many = MerkleTree(store)
     many.extend_hashes(prefix)
     bounds = sorted({0, len(hashes), *(c for c in cuts if c <= len(hashes))})
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         before = len(store.batches)
         written = many.extend_hashes(hashes[lo:hi])
         assert len(store.batches) == before + 1  # one write per call

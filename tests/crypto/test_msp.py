@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import pickle
 import shutil
 import stat
 import subprocess
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fabric_protos.msp import identities_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tensorledger.crypto import signing
 from tensorledger.crypto.ca import (
@@ -69,6 +72,14 @@ def pem_to_der(pem: bytes) -> bytes:
     lines = pem.decode().strip().splitlines()
     assert lines[0] == "-----BEGIN CERTIFICATE-----"
     return base64.b64decode("".join(lines[1:-1]))
+
+
+def x509_pem(der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return (
+        "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    ).encode()
 
 
 # --- certificates as cryptogen makes them -------------------------------------------------
@@ -147,6 +158,7 @@ def test_tls_certificate_profile(org1: CertificateAuthority) -> None:
 
 def test_identity_properties(peer1: SigningIdentity) -> None:
     ident = peer1.identity
+    assert x509_pem(pem_to_der(ident.cert_pem)) == ident.cert_pem
     assert ident.role is Role.PEER
     assert ident.common_name == "peer0.org1.example.com"
     assert ident.fingerprint == hashlib.sha256(pem_to_der(ident.cert_pem)).hexdigest()
@@ -194,6 +206,34 @@ def test_deserialize_empty_msp_id(peer1: SigningIdentity) -> None:
     data = identities_pb2.SerializedIdentity(id_bytes=peer1.identity.cert_pem).SerializeToString()
     with pytest.raises(InvalidRequestError):
         Identity.deserialize(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_deserialize_random_bytes_only_invalid_request(data: bytes) -> None:
+    try:
+        Identity.deserialize(data)
+    except InvalidRequestError:
+        pass
+
+
+def test_every_corrupted_certificate_byte_is_refused(
+    org1: CertificateAuthority, peer1: SigningIdentity
+) -> None:
+    # transparency-dev style: mutate each byte of a valid certificate; none may validate.
+    reg = MembershipRegistry([org1.msp()])
+    der = pem_to_der(peer1.identity.cert_pem)
+    for i in range(len(der)):
+        bad = der[:i] + bytes([der[i] ^ 0x01]) + der[i + 1 :]
+        pem = x509_pem(bad)
+        creator = identities_pb2.SerializedIdentity(mspid="Org1MSP", id_bytes=pem)
+        with pytest.raises((InvalidRequestError, IdentityError)):
+            reg.deserialize_and_validate(creator.SerializeToString())
+
+
+def test_identity_pickles(peer1: SigningIdentity) -> None:
+    again = pickle.loads(pickle.dumps(peer1.identity))
+    assert again == peer1.identity and again.fingerprint == peer1.identity.fingerprint
 
 
 def test_signing_identity_refuses_foreign_key(peer1: SigningIdentity) -> None:

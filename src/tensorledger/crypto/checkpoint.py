@@ -256,9 +256,7 @@ def verify_checkpoint(
         if not verifier.verify(body, sig):
             raise IntegrityError("checkpoint", f"signature by {verifier.name} does not verify")
     if origin is not None and checkpoint.origin != origin:
-        raise IntegrityError(
-            "checkpoint", f"origin is {checkpoint.origin!r}, expected {origin!r}"
-        )
+        raise IntegrityError("checkpoint", f"origin is {checkpoint.origin!r}, expected {origin!r}")
     return checkpoint
 
 
@@ -333,7 +331,9 @@ def _check_key_name(name: str) -> None:
         raise InvalidRequestError("note key name must be a non-empty string")
     _check_utf8("note key name", name)
     if any(c.isspace() or c == "+" or c < " " for c in name):
-        raise InvalidRequestError(f"note key name {name!r} contains a space, '+' or control character")
+        raise InvalidRequestError(
+            f"note key name {name!r} contains a space, '+' or control character"
+        )
 
 
 __all__ = [

@@ -161,23 +161,7 @@ def verify_inclusion_hash(
         return False
     if index >= size or not _all_hashes(proof):
         return False
-    fn, sn, r = index, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
-            return False  # more elements than the tree has levels
-        if fn & 1 or fn == sn:
-            r = _sha256(_NODE_PREFIX + p + r).digest()
-            if not fn & 1:
-                # fn is the last node of its level with no right sibling: it is
-                # promoted unchanged until it becomes a right child.
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = _sha256(_NODE_PREFIX + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
+    return _root_from_inclusion_path(leaf_hash, index, size, proof) == root
 
 
 def verify_consistency(
@@ -195,12 +179,48 @@ def verify_consistency(
         return False
     if not _all_hashes(proof):
         return False
-    if old_size == new_size:
-        return not proof and old_root == new_root and (old_size > 0 or old_root == EMPTY_ROOT)
-    if old_size == 0:
-        return not proof and old_root == EMPTY_ROOT
+    if old_size in (0, new_size):
+        return not proof and _trivially_consistent(old_size, new_size, old_root, new_root)
+    roots = _roots_from_consistency_path(old_size, new_size, old_root, proof)
+    return roots == (old_root, new_root)
+
+
+def _root_from_inclusion_path(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]
+) -> bytes | None:
+    """Steps 2-5 of RFC 9162 section 2.1.3.2; None if the path has the wrong length.
+
+    Needs ``0 <= index < size`` and 32-byte hashes.
+    """
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return None  # more elements than the tree has levels
+        if fn & 1 or fn == sn:
+            r = _sha256(_NODE_PREFIX + p + r).digest()
+            if not fn & 1:
+                # fn is the last node of its level with no right sibling: it is
+                # promoted unchanged until it becomes a right child.
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = _sha256(_NODE_PREFIX + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def _roots_from_consistency_path(
+    old_size: int, new_size: int, old_root: bytes, proof: Sequence[bytes]
+) -> tuple[bytes, bytes] | None:
+    """Steps 1-7 of RFC 9162 section 2.1.4.2: the (old, new) roots the proof implies.
+
+    None if the path has the wrong length. Needs ``0 < old_size < new_size``
+    and 32-byte hashes.
+    """
     if not proof:
-        return False
+        return None
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         # The old tree is a complete subtree of the new one: its root is the
@@ -213,7 +233,7 @@ def verify_consistency(
     fr = sr = path[0]
     for c in path[1:]:
         if sn == 0:
-            return False  # more elements than the new tree has levels
+            return None  # more elements than the new tree has levels
         if fn & 1 or fn == sn:
             fr = _sha256(_NODE_PREFIX + c + fr).digest()
             sr = _sha256(_NODE_PREFIX + c + sr).digest()
@@ -225,7 +245,18 @@ def verify_consistency(
             sr = _sha256(_NODE_PREFIX + sr + c).digest()
         fn >>= 1
         sn >>= 1
-    return sn == 0 and fr == old_root and sr == new_root
+    return (fr, sr) if sn == 0 else None
+
+
+def _trivially_consistent(old_size: int, new_size: int, old_root: bytes, new_root: bytes) -> bool:
+    """The cases outside the RFC's 0 < old_size < new_size, which need no proof.
+
+    Every tree extends the empty tree, whose root is fixed; a tree of the same
+    size extends only itself.
+    """
+    if old_size == 0 and old_root != EMPTY_ROOT:
+        return False
+    return old_size < new_size or old_root == new_root
 
 
 def _all_hashes(proof: object) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -59,16 +59,24 @@ class Identity:
     _serialized: bytes = field(init=False, repr=False, compare=False)
     _org_units: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _common_name: str = field(init=False, repr=False, compare=False)
+    _is_ca: bool = field(init=False, repr=False, compare=False)
     _not_before: float = field(init=False, repr=False, compare=False)
     _not_after: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.msp_id:
             raise InvalidRequestError("identity has an empty MSP id")
+        # cryptography parses lazily; touching every field here means a malformed
+        # certificate fails now, as InvalidRequestError, not later in validation.
         try:
             cert = x509.load_pem_x509_certificate(self.cert_pem)
             public_key = cert.public_key()
-        except ValueError as exc:
+            subject = cert.subject
+            org_units = tuple(_attr_values(subject, NameOID.ORGANIZATIONAL_UNIT_NAME))
+            common_name = next(iter(_attr_values(subject, NameOID.COMMON_NAME)), "")
+            is_ca = _is_ca(cert)
+            window = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
+        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
             raise InvalidRequestError(f"identity of {self.msp_id}: bad certificate: {exc}") from exc
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
             public_key.curve, ec.SECP256R1
@@ -76,20 +84,25 @@ class Identity:
             raise InvalidRequestError(
                 f"identity of {self.msp_id}: only ECDSA P-256 certificates are supported"
             )
-        serialized = _SerializedIdentity(
-            mspid=self.msp_id, id_bytes=self.cert_pem
-        ).SerializeToString()
+        if not _signature_is_canonical(cert):
+            raise InvalidRequestError(
+                f"identity of {self.msp_id}: certificate signature is not DER-encoded"
+            )
+        serialized = _SerializedIdentity(mspid=self.msp_id, id_bytes=self.cert_pem)
         set_ = object.__setattr__  # the dataclass is frozen; these are derived caches
         set_(self, "_cert", cert)
         set_(self, "_public_key", public_key)
         set_(self, "_fingerprint", cert.fingerprint(hashes.SHA256()).hex())
-        set_(self, "_serialized", serialized)
-        set_(
-            self, "_org_units", tuple(_attr_values(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME))
-        )
-        set_(self, "_common_name", next(iter(_attr_values(cert.subject, NameOID.COMMON_NAME)), ""))
-        set_(self, "_not_before", cert.not_valid_before_utc.timestamp())
-        set_(self, "_not_after", cert.not_valid_after_utc.timestamp())
+        set_(self, "_serialized", serialized.SerializeToString())
+        set_(self, "_org_units", org_units)
+        set_(self, "_common_name", common_name)
+        set_(self, "_is_ca", is_ca)
+        set_(self, "_not_before", window[0])
+        set_(self, "_not_after", window[1])
+
+    def __reduce__(self) -> tuple[type[Identity], tuple[str, bytes]]:
+        # The parsed certificate does not pickle; rebuilding from the two fields does.
+        return (Identity, (self.msp_id, self.cert_pem))
 
     @classmethod
     def deserialize(cls, data: bytes) -> Identity:
@@ -150,11 +163,7 @@ class Identity:
     @property
     def is_ca(self) -> bool:
         """Whether the certificate says it is a CA (such certificates are never members)."""
-        try:
-            constraints = self._cert.extensions.get_extension_for_class(x509.BasicConstraints)
-        except x509.ExtensionNotFound:
-            return False
-        return constraints.value.ca
+        return self._is_ca
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """Say whether `signature` is this identity's low-S signature of `data`."""
@@ -166,6 +175,29 @@ class Identity:
 
 def _attr_values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
     return [str(attr.value) for attr in name.get_attributes_for_oid(oid)]
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    octets = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(octets)]) + octets
+
+
+def _signature_is_canonical(cert: x509.Certificate) -> bool:
+    # cryptography ignores a signature BIT STRING's unused-bits count, so flipping
+    # it gives different certificate bytes that still verify; Go (hence Fabric)
+    # right-aligns the bits and refuses them. Demand the one DER encoding.
+    sig = cert.signature
+    tail = b"\x03" + _der_length(len(sig) + 1) + b"\x00" + sig
+    return cert.public_bytes(serialization.Encoding.DER).endswith(tail)
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
 
 
 @dataclass(frozen=True, eq=False)
@@ -303,14 +335,12 @@ class MSP:
 def _parse_ca(msp_id: str, pem: bytes) -> x509.Certificate:
     try:
         cert = x509.load_pem_x509_certificate(pem)
+        if not _is_ca(cert):
+            raise ConfigError(
+                f"MSP {msp_id}: {cert.subject.rfc4514_string()} is not a CA certificate"
+            )
     except ValueError as exc:
         raise ConfigError(f"MSP {msp_id}: bad CA certificate: {exc}") from exc
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
-        raise ConfigError(f"MSP {msp_id}: {cert.subject.rfc4514_string()} is not a CA certificate")
     return cert
 
 

@@ -6,6 +6,7 @@ proposal response carries the read/write set for the orderer and committer.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from tensorledger.ledger.lifecycle import (
 )
 from tensorledger.ledger.proposal import ParsedProposal, parse_proposal
 from tensorledger.ledger.rwset import encode_rwset
+from tensorledger.ledger.serializer import FastJSONSerializer
 from tensorledger.ledger.simulator import simulate
 from tensorledger.ledger.store import ChannelStore
 from tensorledger.ledger.transaction import endorse_response
@@ -47,9 +49,16 @@ class ChaincodeRegistry:
         with self._lock:
             cc = self._by_ref.get(ref)
             if cc is None:
-                cc = ContractChaincode.new_chaincode(load_contract(ref)())
+                cc = new_chaincode(load_contract(ref)())
                 self._by_ref[ref] = cc
             return cc
+
+
+def new_chaincode(contract: object) -> ContractChaincode:
+    """A chaincode for a contract instance, with the fast argument serializer."""
+    cc = ContractChaincode.new_chaincode(contract)
+    cc.TransactionSerializer = FastJSONSerializer()
+    return cc
 
 
 def load_contract(ref: str) -> Callable[[], object]:
@@ -68,7 +77,13 @@ def lookup_definition(store: ChannelStore, name: str) -> ChaincodeDefinition:
     entry = store.get_state(LIFECYCLE, definition_key(name))
     if entry is None:
         raise NotFoundError(f"chaincode {name!r} is not defined on channel")
-    return ChaincodeDefinition.from_json(entry.value)
+    return _parse_definition(entry.value)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_definition(raw: bytes) -> ChaincodeDefinition:
+    # Keyed by the stored bytes: a new definition is a new key, so no invalidation needed.
+    return ChaincodeDefinition.from_json(raw)
 
 
 class Endorser:
@@ -87,7 +102,7 @@ class Endorser:
         self.membership = membership
         self.store = store
         self.chaincodes = chaincodes
-        self._lifecycle = ContractChaincode.new_chaincode(LifecycleContract(config))
+        self._lifecycle = new_chaincode(LifecycleContract(config))
 
     @property
     def msp_id(self) -> str:

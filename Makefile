@@ -1,0 +1,49 @@
+# tensorledger — the same targets run on a laptop and in CI.
+#   make demo   create .venv, install, run the demo on an embedded two-org ledger
+#   make test   the whole test suite (fast and slow trials)
+#   make bench  benchmarks, JSON on stdout
+#   make lint   ruff + mypy
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXTRAS ?= dev
+JOBS   ?= 2
+
+.PHONY: all venv demo test test-fast bench lint format clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "tensorledger needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/tensorledger demo
+
+test: $(STAMP)
+	$(BIN)/pytest -n $(JOBS) -q
+
+test-fast: $(STAMP)
+	$(BIN)/pytest -n $(JOBS) -q -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/tensorledger bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist src/*.egg-info
