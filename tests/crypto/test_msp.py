@@ -217,18 +217,23 @@ def test_deserialize_random_bytes_only_invalid_request(data: bytes) -> None:
         pass
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # cryptography warns on odd attribute lengths
 def test_every_corrupted_certificate_byte_is_refused(
     org1: CertificateAuthority, peer1: SigningIdentity
 ) -> None:
     # transparency-dev style: mutate each byte of a valid certificate; none may validate.
     reg = MembershipRegistry([org1.msp()])
     der = pem_to_der(peer1.identity.cert_pem)
+    # Every single-bit flip, plus a few masks that once reached cryptography's
+    # TypeError / DuplicateExtension / UnsupportedGeneralNameType / InvalidVersion
+    # and the ignored unused-bits count of the signature BIT STRING.
+    masks = [1 << bit for bit in range(8)] + [0x0F, 0x22, 0x27, 0xFF]
     for i in range(len(der)):
-        bad = der[:i] + bytes([der[i] ^ 0x01]) + der[i + 1 :]
-        pem = x509_pem(bad)
-        creator = identities_pb2.SerializedIdentity(mspid="Org1MSP", id_bytes=pem)
-        with pytest.raises((InvalidRequestError, IdentityError)):
-            reg.deserialize_and_validate(creator.SerializeToString())
+        for mask in masks:
+            bad = der[:i] + bytes([der[i] ^ mask]) + der[i + 1 :]
+            creator = identities_pb2.SerializedIdentity(mspid="Org1MSP", id_bytes=x509_pem(bad))
+            with pytest.raises((InvalidRequestError, IdentityError)):
+                reg.deserialize_and_validate(creator.SerializeToString())
 
 
 def test_identity_pickles(peer1: SigningIdentity) -> None:

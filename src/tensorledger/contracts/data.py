@@ -53,7 +53,7 @@ class DataContract(Contract):
         return json.dumps(changes)
 
     async def listData(self, ctx: TransactionContext, startID: str, endID: str) -> str:
-        """Records with ids in [startID, endID) as a JSON list of {id, data}; empty end = no bound."""
+        """Records with ids in [startID, endID) as JSON [{id, data}]; an empty end has no bound."""
         records = []
         async for kv in await ctx.get_stub().get_state_by_range(startID, endID):
             records.append({"id": kv.key, "data": bytes(kv.value).decode("utf-8")})

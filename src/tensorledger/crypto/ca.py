@@ -334,7 +334,7 @@ def _load_issuer(folder: Path) -> _Issuer:
     try:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
         cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         is_ca = False
     if not is_ca:
         raise ConfigError(f"{certs[0]}: not a CA certificate with a subject key identifier")

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -37,9 +36,16 @@ class Role(enum.StrEnum):
 
 _ROLES = {role.value: role for role in Role}
 
-# fabric_protos ships py.typed but no stubs, so mypy cannot see its generated
-# classes; one handle typed Any keeps that gap out of the code below.
-_SerializedIdentity: Any = vars(identities_pb2)["SerializedIdentity"]
+# Everything cryptography raises for a certificate it cannot make sense of;
+# found by mutating every byte of a valid certificate (see tests/crypto/test_msp.py).
+_PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class Identity:
             common_name = next(iter(_attr_values(subject, NameOID.COMMON_NAME)), "")
             is_ca = _is_ca(cert)
             window = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
-        except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+        except _PARSE_ERRORS as exc:
             raise InvalidRequestError(f"identity of {self.msp_id}: bad certificate: {exc}") from exc
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
             public_key.curve, ec.SECP256R1
@@ -88,7 +94,7 @@ class Identity:
             raise InvalidRequestError(
                 f"identity of {self.msp_id}: certificate signature is not DER-encoded"
             )
-        serialized = _SerializedIdentity(mspid=self.msp_id, id_bytes=self.cert_pem)
+        serialized = identities_pb2.SerializedIdentity(mspid=self.msp_id, id_bytes=self.cert_pem)
         set_ = object.__setattr__  # the dataclass is frozen; these are derived caches
         set_(self, "_cert", cert)
         set_(self, "_public_key", public_key)
@@ -108,7 +114,7 @@ class Identity:
     def deserialize(cls, data: bytes) -> Identity:
         """Parse Fabric `SerializedIdentity` bytes; InvalidRequestError if malformed."""
         try:
-            message = _SerializedIdentity.FromString(data)
+            message = identities_pb2.SerializedIdentity.FromString(data)
         except DecodeError as exc:
             raise InvalidRequestError(f"malformed SerializedIdentity: {exc}") from exc
         if not message.id_bytes:
@@ -322,7 +328,7 @@ class MSP:
             try:
                 # Checks the issuer name and the signature with the CA's public key.
                 identity.certificate.verify_directly_issued_by(ca)
-            except (ValueError, TypeError, InvalidSignature):
+            except (*_PARSE_ERRORS, InvalidSignature):
                 continue
             if not ca.not_valid_before_utc.timestamp() <= now <= ca.not_valid_after_utc.timestamp():
                 raise IdentityError(f"the CA that issued {identity} is expired or not yet valid")
@@ -339,7 +345,7 @@ def _parse_ca(msp_id: str, pem: bytes) -> x509.Certificate:
             raise ConfigError(
                 f"MSP {msp_id}: {cert.subject.rfc4514_string()} is not a CA certificate"
             )
-    except ValueError as exc:
+    except _PARSE_ERRORS as exc:
         raise ConfigError(f"MSP {msp_id}: bad CA certificate: {exc}") from exc
     return cert
 

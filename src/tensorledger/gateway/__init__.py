@@ -95,7 +95,7 @@ class Network:
         return self._backend.verifier_key(self.name)
 
     def prove(self, tx_id: str) -> TransactionProof:
-        """An offline proof that the transaction is in the ledger, verified before it is returned."""
+        """Offline proof that the transaction is in the ledger, checked before it is returned."""
         proof = self._backend.prove(self.name, tx_id)
         proof.verify(self.verifier_key())
         return proof

@@ -1,0 +1,1 @@
+"""The embedded ledger: Fabric's execute-order-validate flow over SQLite, in one process."""

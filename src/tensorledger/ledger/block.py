@@ -83,7 +83,8 @@ def signed_bytes(
     metadata: common_pb2.Metadata, header: common_pb2.BlockHeader, i: int = 0
 ) -> bytes:
     """The bytes an orderer signature in metadata[SIGNATURES] covers."""
-    return metadata.value + metadata.signatures[i].signature_header + header_bytes(header)
+    signed: bytes = metadata.value + metadata.signatures[i].signature_header
+    return signed + header_bytes(header)
 
 
 def commit_hash(previous: bytes, valid_rwsets: Sequence[tuple[str, bytes]]) -> bytes:
@@ -103,7 +104,10 @@ def commit_hash(previous: bytes, valid_rwsets: Sequence[tuple[str, bytes]]) -> b
 def build_metadata(
     signatures: common_pb2.Metadata, codes: Sequence[int], commit: bytes
 ) -> common_pb2.BlockMetadata:
-    """Block metadata in Fabric's index order: SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH."""
+    """Block metadata in Fabric's index order.
+
+    SIGNATURES, LAST_CONFIG, TRANSACTIONS_FILTER, ORDERER, COMMIT_HASH.
+    """
     md = common_pb2.BlockMetadata()
     md.metadata.append(signatures.SerializeToString())
     md.metadata.append(b"")

@@ -8,6 +8,7 @@ block, validated and committed; it returns once the block is durable.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import proposal_response_pb2
+from fabric_protos.peer import proposal_pb2, proposal_response_pb2
 
 from tensorledger.crypto import merkle
 from tensorledger.crypto.checkpoint import Checkpoint, NoteSigner, parse_checkpoint
@@ -54,6 +55,15 @@ class SubmitResult:
     block: int
     payload: bytes
     code: str = "VALID"
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(
+    policy_text: str, channel_orgs: tuple[str, ...], peers: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Endorsing organisations for a policy, once per policy (Fabric's discovery layout)."""
+    rule = policy.parse(policy_text, channel_orgs)
+    return tuple(policy.endorsing_orgs(rule, list(peers)))
 
 
 def membership_for(config: ChannelConfig) -> MembershipRegistry:
@@ -114,10 +124,9 @@ class Channel:
         """Which organisations' peers must endorse, from the chaincode's policy."""
         if chaincode == LIFECYCLE:
             rule = validation_policy(self.config, function, creator_msp)
-        else:
-            definition = lookup_definition(self.store, chaincode)
-            rule = policy.parse(definition.policy, self.config.msp_ids)
-        return policy.endorsing_orgs(rule, list(self.endorsers))
+            return policy.endorsing_orgs(rule, list(self.endorsers))
+        definition = lookup_definition(self.store, chaincode)
+        return list(_layout(definition.policy, tuple(self.config.msp_ids), tuple(self.endorsers)))
 
     def endorse(
         self,
@@ -145,14 +154,11 @@ class Channel:
         return assemble(proposal, responses, signer)
 
     def _endorse_all(
-        self, orgs: Sequence[str], proposal: object
+        self, orgs: Sequence[str], proposal: proposal_pb2.SignedProposal
     ) -> list[proposal_response_pb2.ProposalResponse]:
         if len(orgs) == 1:
-            return [self.endorsers[orgs[0]].endorse(proposal)]  # type: ignore[arg-type]
-        futures = [
-            self._endorse_pool.submit(self.endorsers[o].endorse, proposal)  # type: ignore[arg-type]
-            for o in orgs
-        ]
+            return [self.endorsers[orgs[0]].endorse(proposal)]
+        futures = [self._endorse_pool.submit(self.endorsers[o].endorse, proposal) for o in orgs]
         return [f.result() for f in futures]
 
     def submit(
@@ -263,7 +269,7 @@ class Channel:
     def write_genesis(
         store: ChannelStore, config: ChannelConfig, orderer: SigningIdentity, network_id: str
     ) -> None:
-        """Block 0: one CONFIG transaction carrying the channel configuration, signed by the orderer."""
+        """Block 0: one CONFIG transaction with the channel configuration, signed by the orderer."""
         ns = time.time_ns()
         from google.protobuf import timestamp_pb2
 

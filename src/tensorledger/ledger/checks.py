@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fabric_protos.common import common_pb2
-from fabric_protos.peer import proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import transaction_pb2
 from google.protobuf.message import DecodeError
 
 from tensorledger.crypto.msp import MembershipRegistry
 from tensorledger.errors import IdentityError, InvalidRequestError
 from tensorledger.ledger.config import ChannelConfig
-from tensorledger.ledger.proposal import compute_tx_id, proposal_hash
+from tensorledger.ledger.proposal import compute_tx_id
 from tensorledger.ledger.rwset import NamespaceRWSet, decode_rwset
 from tensorledger.ledger.transaction import ParsedTransaction, parse_envelope
 
@@ -62,9 +62,11 @@ def stateless_check(
         membership.verify_signature(tx.creator, tx.payload, tx.signature)
     except (IdentityError, InvalidRequestError):
         return Checked(envelope, tx, Code.Value("BAD_CREATOR_SIGNATURE"))
+    # The endorsers signed a hash of this very proposal: endorsements cannot be moved
+    # onto another transaction's header or arguments.
+    if tx.proposal_hash != tx.endorsed_proposal_hash:
+        return Checked(envelope, tx, Code.Value("BAD_RESPONSE_PAYLOAD"))
     try:
-        if _proposal_hash_of(envelope) != _prp_hash(tx):
-            return Checked(envelope, tx, Code.Value("BAD_RESPONSE_PAYLOAD"))
         rwset = decode_rwset(tx.rwset)
     except (DecodeError, InvalidRequestError):
         return Checked(envelope, tx, Code.Value("BAD_RWSET"))
@@ -81,19 +83,3 @@ def stateless_check(
             continue
         endorsers[e.endorser] = (ident.msp_id, str(ident.role))
     return Checked(envelope, tx, VALID, tuple(endorsers.values()), rwset)
-
-
-def _proposal_hash_of(envelope: bytes) -> bytes:
-    env = common_pb2.Envelope.FromString(envelope)
-    payload = common_pb2.Payload.FromString(env.payload)
-    tx = transaction_pb2.Transaction.FromString(payload.data)
-    cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
-    return proposal_hash(payload.header.SerializeToString(), cap.chaincode_proposal_payload)
-
-
-def _prp_hash(tx: ParsedTransaction) -> bytes:
-    return bytes(
-        proposal_response_pb2.ProposalResponsePayload.FromString(
-            tx.proposal_response_payload
-        ).proposal_hash
-    )

@@ -18,14 +18,16 @@ from tensorledger.errors import ConfigError
 class BatchConfig:
     """Block cutting, as Fabric's orderer BatchSize / BatchTimeout.
 
-    Fabric's default timeout is 2 s; an embedded ledger with one process
-    behind it can cut as soon as the queue is drained, so the default here is
-    small: a lone transaction waits at most `timeout_ms`, a busy one batches.
+    Fabric's default timeout is 2 s. An embedded ordering service sits next to
+    its committer, so by default it cuts as soon as the queue is drained
+    (`timeout_ms` 0): a lone transaction does not wait, and under load the
+    transactions that arrive while a block is being committed form the next
+    block, so many share one fsync.
     """
 
     max_message_count: int = 500
     absolute_max_bytes: int = 10 * 1024 * 1024
-    timeout_ms: float = 1.0
+    timeout_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import importlib
 import threading
 from collections.abc import Callable
 
-from fabric_chaincode_python.fabric_contract_api import ContractChaincode  # noqa: I001
+from fabric_chaincode_python.fabric_contract_api import ContractChaincode
 from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2
 
 from tensorledger.crypto.msp import MembershipRegistry, SigningIdentity

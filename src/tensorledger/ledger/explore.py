@@ -18,6 +18,7 @@ from tensorledger.crypto.msp import Identity
 from tensorledger.errors import InvalidRequestError, NotFoundError, TensorLedgerError
 from tensorledger.ledger.block import assemble_block, header_hash
 from tensorledger.ledger.checks import VALID, code_name
+from tensorledger.ledger.lifecycle import LIFECYCLE, ChaincodeDefinition, definition_key
 from tensorledger.ledger.rwset import decode_rwset
 from tensorledger.ledger.store import ChannelStore, TxRecord
 from tensorledger.ledger.transaction import ParsedTransaction, parse_envelope
@@ -218,6 +219,20 @@ def transactions_in_block(store: ChannelStore, number: int) -> list[TransactionI
     return [describe(r) for r in records]
 
 
+def contracts(store: ChannelStore) -> list[ChaincodeDefinition]:
+    """The chaincodes committed on the channel through `_lifecycle`, in name order."""
+    prefix = definition_key("")
+    # The key after every 'namespaces/...' key: the prefix with its last character bumped.
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    found = []
+    for _, value, _ in store.range_state(LIFECYCLE, prefix, end):
+        try:
+            found.append(ChaincodeDefinition.from_json(value))
+        except ValueError:  # a damaged row is verify's to report, not the explorer's
+            continue
+    return found
+
+
 def describe(record: TxRecord) -> TransactionInfo:
     """Decode a stored transaction into a view; undecodable parts stay empty."""
     code = _code(record.code)
@@ -341,6 +356,7 @@ __all__ = [
     "block",
     "block_summary",
     "blocks",
+    "contracts",
     "describe",
     "iso_time",
     "preview",

@@ -99,7 +99,8 @@ class LifecycleContract(Contract):
         expected = 1 if not current else ChaincodeDefinition.from_json(current).sequence + 1
         if parsed.sequence != expected:
             raise ValueError(
-                f"requested sequence is {parsed.sequence}, but new definition must be sequence {expected}"
+                f"requested sequence is {parsed.sequence}, "
+                f"but new definition must be sequence {expected}"
             )
         await ctx.get_stub().put_state(
             approval_key(parsed.name, parsed.sequence, identity.msp_id), parsed.to_json().encode()
@@ -113,7 +114,8 @@ class LifecycleContract(Contract):
         expected = 1 if not current else ChaincodeDefinition.from_json(current).sequence + 1
         if parsed.sequence != expected:
             raise ValueError(
-                f"requested sequence is {parsed.sequence}, but new definition must be sequence {expected}"
+                f"requested sequence is {parsed.sequence}, "
+                f"but new definition must be sequence {expected}"
             )
         approvals = []
         for msp_id in self._config.msp_ids:

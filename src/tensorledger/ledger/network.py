@@ -205,7 +205,7 @@ class EmbeddedNetwork:
         )
 
     def identity(self, who: str) -> SigningIdentity:
-        """A signing identity by 'Org1' (its User1), 'Org1/Admin', 'Org1/User1' or 'User1@org1.example.com'."""
+        """A signing identity: 'Org1' (its User1), 'Org1/Admin' or 'User1@org1.example.com'."""
         if "@" in who:
             user, _, domain = who.partition("@")
             org = self.org(domain)
@@ -241,7 +241,8 @@ class EmbeddedNetwork:
                 return ch
             if name not in self.channel_names:
                 raise ConfigError(
-                    f"no channel {name!r} in this network (channels: {', '.join(self.channel_names)})"
+                    f"no channel {name!r} in this network "
+                    f"(channels: {', '.join(self.channel_names)})"
                 )
             store = ChannelStore(self.root / "channels" / f"{name}.db")
             config = read_genesis_config(store)

@@ -127,7 +127,7 @@ class OrderingService:
     def _cut(self, envelopes: list[bytes], futures: list[Future[Receipt]]) -> None:
         try:
             block = self._commit(envelopes)
-        except BaseException as exc:  # the waiting clients must learn why
+        except BaseException as exc:  # noqa: BLE001  # every waiting client must learn why
             for f in futures:
                 f.set_exception(exc)
             return

@@ -25,7 +25,7 @@ class Principal:
 
     def matches(self, msp_id: str, role: str) -> bool:
         """Fabric's rule: 'member' is any identity of the MSP, other roles must match."""
-        return self.msp_id == msp_id and (self.role == "member" or self.role == role)
+        return self.msp_id == msp_id and self.role in {"member", role}
 
     def __str__(self) -> str:
         return f"'{self.msp_id}.{self.role}'"

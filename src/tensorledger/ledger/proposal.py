@@ -130,7 +130,7 @@ class ParsedProposal:
     transient: Mapping[str, bytes]
 
     def proposal_hash(self) -> bytes:
-        """Fabric's proposal hash: SHA-256 over the headers and the payload without transient data."""
+        """Fabric's proposal hash: SHA-256 of the headers and the payload without transient data."""
         return proposal_hash(self.header, self.payload)
 
 
@@ -150,7 +150,8 @@ def strip_transient(payload: bytes) -> bytes:
     cpp = proposal_pb2.ChaincodeProposalPayload.FromString(payload)
     if not cpp.TransientMap:
         return payload
-    return proposal_pb2.ChaincodeProposalPayload(input=cpp.input).SerializeToString()
+    stripped: bytes = proposal_pb2.ChaincodeProposalPayload(input=cpp.input).SerializeToString()
+    return stripped
 
 
 def parse_proposal(signed: proposal_pb2.SignedProposal | bytes) -> ParsedProposal:

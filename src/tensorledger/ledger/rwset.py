@@ -72,7 +72,8 @@ def encode_rwset(namespaces: Iterable[NamespaceRWSet]) -> bytes:
     tx = rwset_pb2.TxReadWriteSet(data_model=rwset_pb2.TxReadWriteSet.KV)
     for ns in namespaces:
         tx.ns_rwset.add(namespace=ns.namespace, rwset=ns.to_proto().SerializeToString())
-    return tx.SerializeToString()
+    data: bytes = tx.SerializeToString()
+    return data
 
 
 def decode_rwset(data: bytes) -> list[NamespaceRWSet]:

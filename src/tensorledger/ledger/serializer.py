@@ -16,7 +16,7 @@ from fabric_chaincode_python.fabric_contract_api import JSONSerializer
 _STRING = {"type": "string"}
 
 
-class FastJSONSerializer(JSONSerializer):  # type: ignore[misc]
+class FastJSONSerializer(JSONSerializer):
     """`JSONSerializer` that skips validations which cannot fail."""
 
     def _validate_against_schema(

@@ -200,7 +200,7 @@ def simulate(
     handler = _SimulationHandler(view, namespace, read_only=read_only)
     try:
         stub = ChaincodeStub(handler, channel, tx_id, chaincode_input, signed_proposal)
-    except Exception as exc:  # the shim raises bare Exception on undecodable proposals
+    except Exception as exc:  # noqa: BLE001  # the shim raises bare Exception on bad input
         raise InvalidRequestError(f"malformed proposal: {exc}") from None
     response = run_coroutine(chaincode.invoke(stub))
     events = stub.get_events()

@@ -293,7 +293,7 @@ class ChannelStore:
     def events_from(
         self, block: int, chaincode: str | None = None
     ) -> Iterator[tuple[int, int, str, str, str, bytes]]:
-        """Chaincode events of valid transactions from a block on: (block, tx, cc, name, tx_id, payload)."""
+        """Events of valid transactions from a block on: (block, tx, cc, name, tx_id, payload)."""
         cur = self.conn.execute(
             "SELECT block, tx, chaincode, name, tx_id, payload FROM events WHERE block>=? "
             "ORDER BY block, tx",

@@ -7,6 +7,7 @@ and the endorsements in a `Transaction` inside a signed `Envelope`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -116,6 +117,10 @@ class ParsedTransaction:
     endorsements: tuple[proposal_response_pb2.Endorsement, ...]
     timestamp_seconds: int
     timestamp_nanos: int
+    #: SHA-256 over the transaction's headers and proposal payload (GetProposalHash2)
+    proposal_hash: bytes = b""
+    #: the proposal hash the endorsers signed, from the proposal response payload
+    endorsed_proposal_hash: bytes = b""
 
 
 def parse_envelope(envelope: bytes) -> ParsedTransaction:
@@ -166,4 +171,10 @@ def parse_envelope(envelope: bytes) -> ParsedTransaction:
         endorsements=tuple(cap.action.endorsements),
         timestamp_seconds=chdr.timestamp.seconds,
         timestamp_nanos=chdr.timestamp.nanos,
+        proposal_hash=hashlib.sha256(
+            payload.header.channel_header
+            + payload.header.signature_header
+            + cap.chaincode_proposal_payload
+        ).digest(),
+        endorsed_proposal_hash=prp.proposal_hash,
     )

@@ -1,4 +1,4 @@
-"""Validation of a block's transactions against world state (the "validate" of execute-order-validate).
+"""Validation of a block's transactions against world state: the "validate" phase.
 
 Shared by the committer, which reads committed state from SQLite, and by
 `verify`, which replays the chain into memory and must reach the same

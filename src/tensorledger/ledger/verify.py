@@ -21,7 +21,8 @@ from fabric_protos.common import common_pb2
 from google.protobuf.message import DecodeError
 
 from tensorledger.crypto import merkle
-from tensorledger.crypto.checkpoint import parse_checkpoint, verify_checkpoint
+from tensorledger.crypto.checkpoint import NoteVerifier, parse_checkpoint, verify_checkpoint
+from tensorledger.crypto.msp import Identity, MembershipRegistry
 from tensorledger.errors import TensorLedgerError
 from tensorledger.ledger import block as blocks
 from tensorledger.ledger.channel import checkpoint_origin, membership_for
@@ -177,31 +178,60 @@ def _verify(
     config = _genesis(store, run)
     if config is None:
         return VerifyReport(channel, height, 0, 0, 0, tuple(run.findings))
-    membership = membership_for(config)
-    state = _ReplayState()
-    validator = BlockValidator(config, membership, state)
-    log = merkle.MerkleTree()
-    block_of_size: dict[int, int] = {}
-    prev_hash, prev_commit = b"", b""
-    history: list[tuple[str, str, int, int, str, bytes | None]] = []
-    events: list[tuple[int, int, str, str, str, bytes]] = []
-    n_tx = n_valid = 0
-    expected_number = 0
+    replay = _Replay(run, store, config)
     rows = store.block_rows()
     while True:
         try:
             row = next(rows, None)
         except (sqlite3.Error, ValueError, TypeError) as exc:
-            run.add(f"block {expected_number}", f"unreadable row: {exc}")
+            run.add(f"block {replay.next_number}", f"unreadable row: {exc}")
             break
-        if row is None:
+        if row is None or not replay.block(*row):
             break
-        number, header_raw, metadata_raw = row
+        if progress is not None:
+            progress(replay.next_number, height)
+    n_cp = 0
+    try:
+        n_cp = _check_checkpoints(
+            run, store, replay.log, replay.block_of_size, network_id, channel, config
+        )
+        _check_log_nodes(run, store, replay.log)
+        _compare_state(run, store, replay.state)
+        _compare_history(run, store, replay.history)
+        _compare_events(run, store, replay.events)
+    except (sqlite3.Error, ValueError, TypeError, DecodeError) as exc:
+        # A row so damaged that it cannot even be read is itself the finding.
+        run.add("database", f"unreadable rows: {exc}")
+    return VerifyReport(channel, height, replay.n_tx, replay.n_valid, n_cp, tuple(run.findings))
+
+
+class _Replay:
+    """Walks the chain block by block, re-deriving everything the committer stored."""
+
+    def __init__(self, run: _Run, store: ChannelStore, config: ChannelConfig) -> None:
+        self.run = run
+        self.store = store
+        self.config = config
+        self.membership = membership_for(config)
+        self.state = _ReplayState()
+        self.validator = BlockValidator(config, self.membership, self.state)
+        self.log = merkle.MerkleTree()
+        self.block_of_size: dict[int, int] = {}
+        self.prev_hash = b""
+        self.prev_commit = b""
+        self.history: list[tuple[str, str, int, int, str, bytes | None]] = []
+        self.events: list[tuple[int, int, str, str, str, bytes]] = []
+        self.n_tx = 0
+        self.n_valid = 0
+        self.next_number = 0
+
+    def block(self, number: int, header_raw: bytes, metadata_raw: bytes) -> bool:
+        """Check one block; False when the chain cannot be followed further."""
         where = f"block {number}"
-        if number != expected_number:
-            run.add(f"block {expected_number}", f"missing (next stored block is {number})")
-            break
-        expected_number += 1
+        if number != self.next_number:
+            self.run.add(f"block {self.next_number}", f"missing (next stored block is {number})")
+            return False
+        self.next_number += 1
         try:
             header = common_pb2.BlockHeader.FromString(header_raw)
             metadata = common_pb2.BlockMetadata.FromString(metadata_raw)
@@ -210,84 +240,82 @@ def _verify(
                 metadata.metadata[common_pb2.COMMIT_HASH]
             ).value
             stored_filter = bytes(metadata.metadata[common_pb2.TRANSACTIONS_FILTER])
-        except (DecodeError, IndexError):
-            run.add(where, "header or metadata does not decode")
-            break
-        try:
-            records = store.txs_in_block(number)
-        except (sqlite3.Error, ValueError, TypeError) as exc:
-            run.add(where, f"unreadable transaction rows: {exc}")
-            break
+            records = self.store.txs_in_block(number)
+        except (DecodeError, IndexError, sqlite3.Error, ValueError, TypeError) as exc:
+            self.run.add(where, f"header, metadata or transactions unreadable: {exc}")
+            return False
         envelopes = [r.envelope for r in records]
-        if header.number != number:
-            run.add(where, f"header says block {header.number}")
-        if header.previous_hash != prev_hash:
-            run.add(where, "previous_hash does not match the hash of the block before")
-        if header.data_hash != blocks.data_hash(envelopes):
-            run.add(where, "data_hash does not match its transactions (a transaction was altered)")
-        _check_orderer_signature(run, where, header, signatures, membership, config)
-        prev_hash = blocks.header_hash(header)
+        self._chain(where, number, header, signatures, envelopes)
         if [r.index for r in records] != list(range(len(records))):
-            run.add(where, "transaction positions are not contiguous")
-        if number == 0:
-            codes = [VALID]
-            valid_rwsets: list[tuple[str, bytes]] = []
-            log.append(envelopes[0] if envelopes else b"")
-            leaves = [0]
-        else:
-            checked = [stateless_check(e, config, membership) for e in envelopes]
-            codes = validator.validate(number, checked)
-            valid_rwsets = []
-            leaves = []
-            for i, c in enumerate(checked):
-                if codes[i] != VALID:
-                    leaves.append(None)
-                    continue
-                assert c.parsed is not None and c.rwset is not None
-                tx = c.parsed
-                leaves.append(log.append(c.envelope))
-                valid_rwsets.append((tx.tx_id, tx.rwset))
-                state.tx_ids.add(tx.tx_id)
-                for ns in c.rwset:
-                    for key, value in ns.writes.items():
-                        state.put(ns.namespace, key, value, Version(number, i))
-                        history.append((ns.namespace, key, number, i, tx.tx_id, value))
-                if tx.event is not None:
-                    events.append(
-                        (number, i, tx.chaincode, tx.event.event_name, tx.tx_id, tx.event.payload)
-                    )
-        n_tx += len(records)
-        n_valid += sum(1 for c in codes if c == VALID)
+            self.run.add(where, "transaction positions are not contiguous")
+        codes, leaves, valid_rwsets = self._replay(number, envelopes)
+        self.n_tx += len(records)
+        self.n_valid += codes.count(VALID)
         for r, code, leaf in zip(records, codes, leaves, strict=True):
             if r.code != code:
-                run.add(
+                self.run.add(
                     f"{where} tx {r.index} ({r.tx_id[:16]})",
                     f"stored code {code_name(r.code)} but re-validation gives {code_name(code)}",
                 )
             elif r.leaf != leaf:
-                run.add(f"{where} tx {r.index} ({r.tx_id[:16]})", "Merkle log position differs")
+                self.run.add(
+                    f"{where} tx {r.index} ({r.tx_id[:16]})", "Merkle log position differs"
+                )
         if stored_filter != bytes(codes):
-            run.add(where, "TRANSACTIONS_FILTER metadata differs from re-validation")
-        commit = blocks.commit_hash(prev_commit, valid_rwsets)
+            self.run.add(where, "TRANSACTIONS_FILTER metadata differs from re-validation")
+        commit = blocks.commit_hash(self.prev_commit, valid_rwsets)
         if stored_commit != commit:
-            run.add(where, "COMMIT_HASH differs from the replayed state updates")
-        prev_commit = commit
-        block_of_size[log.size] = number
-        if progress is not None:
-            progress(number + 1, height)
-    n_cp = 0
-    try:
-        n_cp = _check_checkpoints(
-            run, store, log, block_of_size, network_id, channel, membership, config
-        )
-        _check_log_nodes(run, store, log)
-        _compare_state(run, store, state)
-        _compare_history(run, store, history)
-        _compare_events(run, store, events)
-    except (sqlite3.Error, ValueError, TypeError, DecodeError) as exc:
-        # A row so damaged that it cannot even be read is itself the finding.
-        run.add("database", f"unreadable rows: {exc}")
-    return VerifyReport(channel, height, n_tx, n_valid, n_cp, tuple(run.findings))
+            self.run.add(where, "COMMIT_HASH differs from the replayed state updates")
+        self.prev_commit = commit
+        self.block_of_size[self.log.size] = number
+        return True
+
+    def _chain(
+        self,
+        where: str,
+        number: int,
+        header: common_pb2.BlockHeader,
+        signatures: common_pb2.Metadata,
+        envelopes: list[bytes],
+    ) -> None:
+        if header.number != number:
+            self.run.add(where, f"header says block {header.number}")
+        if header.previous_hash != self.prev_hash:
+            self.run.add(where, "previous_hash does not match the hash of the block before")
+        if header.data_hash != blocks.data_hash(envelopes):
+            self.run.add(where, "data_hash does not match its transactions (one was altered)")
+        _check_orderer_signature(self.run, where, header, signatures, self.membership, self.config)
+        self.prev_hash = blocks.header_hash(header)
+
+    def _replay(
+        self, number: int, envelopes: list[bytes]
+    ) -> tuple[list[int], list[int | None], list[tuple[str, bytes]]]:
+        if number == 0:
+            # The genesis CONFIG transaction is checked by _genesis and is leaf 0.
+            self.log.append(envelopes[0] if envelopes else b"")
+            return [VALID] * len(envelopes), [0] * len(envelopes), []
+        checked = [stateless_check(e, self.config, self.membership) for e in envelopes]
+        codes = self.validator.validate(number, checked)
+        leaves: list[int | None] = []
+        valid_rwsets: list[tuple[str, bytes]] = []
+        for i, c in enumerate(checked):
+            if codes[i] != VALID:
+                leaves.append(None)
+                continue
+            assert c.parsed is not None and c.rwset is not None
+            tx = c.parsed
+            leaves.append(self.log.append(c.envelope))
+            valid_rwsets.append((tx.tx_id, tx.rwset))
+            self.state.tx_ids.add(tx.tx_id)
+            for ns in c.rwset:
+                for key, value in ns.writes.items():
+                    self.state.put(ns.namespace, key, value, Version(number, i))
+                    self.history.append((ns.namespace, key, number, i, tx.tx_id, value))
+            if tx.event is not None:
+                self.events.append(
+                    (number, i, tx.chaincode, tx.event.event_name, tx.tx_id, tx.event.payload)
+                )
+        return codes, leaves, valid_rwsets
 
 
 def _check_orderer_signature(
@@ -295,19 +323,18 @@ def _check_orderer_signature(
     where: str,
     header: common_pb2.BlockHeader,
     signatures: common_pb2.Metadata,
-    membership: object,
+    membership: MembershipRegistry,
     config: ChannelConfig,
 ) -> None:
-    from tensorledger.crypto.msp import MembershipRegistry
-
-    assert isinstance(membership, MembershipRegistry)
     if not signatures.signatures:
         run.add(where, "no orderer signature")
         return
     try:
         shdr = common_pb2.SignatureHeader.FromString(signatures.signatures[0].signature_header)
         ident = membership.verify_signature(
-            shdr.creator, blocks.signed_bytes(signatures, header), signatures.signatures[0].signature
+            shdr.creator,
+            blocks.signed_bytes(signatures, header),
+            signatures.signatures[0].signature,
         )
     except (TensorLedgerError, DecodeError) as exc:
         run.add(where, f"orderer signature does not verify: {exc}")
@@ -323,12 +350,8 @@ def _check_checkpoints(
     block_of_size: dict[int, int],
     network_id: str,
     channel: str,
-    membership: object,
     config: ChannelConfig,
 ) -> int:
-    from tensorledger.crypto.checkpoint import NoteVerifier
-    from tensorledger.crypto.msp import Identity
-
     origin = checkpoint_origin(network_id, channel)
     orderer_key = None
     notes = store.checkpoint_notes()
@@ -409,7 +432,9 @@ def _compare_history(
     expected = sorted(history, key=lambda h: (h[2], h[3], h[0], h[1]))
     for i, (mine, theirs) in enumerate(zip(expected, stored, strict=False)):
         if mine != theirs:
-            run.add(f"history {mine[0]}/{mine[1]} block {mine[2]} tx {mine[3]}", f"entry {i} differs")
+            run.add(
+                f"history {mine[0]}/{mine[1]} block {mine[2]} tx {mine[3]}", f"entry {i} differs"
+            )
             return
     if len(expected) != len(stored):
         run.add("history", f"{len(stored)} entries stored, {len(expected)} expected")
