@@ -159,7 +159,7 @@ def verify_inclusion_hash(
     """RFC 9162 section 2.1.3.2: verify an inclusion proof for a leaf hash."""
     if not (_is_hash(leaf_hash) and _is_hash(root) and _is_size(index) and _is_size(size)):
         return False
-    if not _all_hashes(proof):
+    if index >= size or not _all_hashes(proof):
         return False
     return _root_from_inclusion_path(leaf_hash, index, size, proof) == root
 
