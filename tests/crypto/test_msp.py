@@ -500,6 +500,26 @@ def test_ca_save_load_issues_more(tmp_path: Path, org1: CertificateAuthority) ->
     org1.msp().validate(again.issue("late", Role.CLIENT).identity)
 
 
+@pytest.mark.parametrize("name", ["ca/ca.org1.example.com-cert.pem", "tlsca/priv_sk"])
+def test_corrupt_ca_files_name_the_file(
+    tmp_path: Path, org1: CertificateAuthority, name: str
+) -> None:
+    org1.save(tmp_path)
+    (tmp_path / name).write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(ConfigError, match=Path(name).name):
+        CertificateAuthority.load(tmp_path, "Org1MSP")
+
+
+def test_bad_arguments(org1: CertificateAuthority, tmp_path: Path) -> None:
+    with pytest.raises(InvalidRequestError, match="timezone"):
+        org1.issue("x", Role.CLIENT, not_after=datetime(2000, 1, 1))
+    with pytest.raises(ConfigError):
+        generate_org(tmp_path, "Evil", "EvilMSP", "../escape")
+    with pytest.raises(ConfigError):
+        generate_org(tmp_path, "Evil", "EvilMSP", "evil.com", users=["../../x"])
+    assert not (tmp_path / "peerOrganizations" / "evil.com").exists()
+
+
 def test_write_and_load_local_msp(
     tmp_path: Path, org1: CertificateAuthority, peer1: SigningIdentity
 ) -> None:

@@ -46,9 +46,7 @@ def value_for(rng: random.Random) -> str:
     return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 120)))
 
 
-def run_thread(
-    contract: tl.Contract, log: AckLog, prefix: str, thread: int, seed: int
-) -> None:
+def run_thread(contract: tl.Contract, log: AckLog, prefix: str, thread: int, seed: int) -> None:
     rng = random.Random(f"{seed}/{thread}")
     stored: list[str] = []
     n = 0

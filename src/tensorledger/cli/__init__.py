@@ -7,12 +7,10 @@ becomes one ``error: <message>`` line on stderr and its class's exit code.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -21,40 +19,26 @@ from tensorledger.cli import data, ledger, maintenance, proofs
 from tensorledger.cli._context import Options, report_error
 from tensorledger.errors import TensorLedgerError
 
-#: exit status after Ctrl-C, as shells report a SIGINT death
+#: exit status after Ctrl-C, as shells report a SIGINT death (typer maps it too)
 EXIT_INTERRUPTED = 130
-#: exit status when stdout was closed under us (`tensorledger blocks | head`)
-EXIT_BROKEN_PIPE = 141
 
 EPILOG = """\
 [bold]Exit codes[/bold]
+  0    success
+  1    other tensorledger error
+  2    usage or configuration: bad option, no ledger, unknown identity or channel
+  3    invalid request: malformed input, proof file or protobuf, oversize value
+  4    identity: a signature or certificate does not verify
+  5    endorsement failed, or the endorsement policy is not met
+  6    the contract refused, e.g. "Data with ID x does not exist."
+  7    the committer invalidated the transaction, e.g. MVCC_READ_CONFLICT
+  8    not found: no such block, transaction or checkpoint
+  9    integrity: a proof does not verify, or verify found a difference
+  10   unavailable: the ledger database is locked or unreachable
+  130  interrupted (Ctrl-C)
 
-  0  success
-
-  1  other tensorledger error
-
-  2  usage or configuration: bad option, no ledger there, unknown identity or channel
-
-  3  invalid request: malformed input, proof file or protobuf, oversize value
-
-  4  identity: a signature or certificate does not verify
-
-  5  endorsement failed or the endorsement policy is not met
-
-  6  the contract refused, e.g. "Data with ID x does not exist."
-
-  7  the committer invalidated the transaction (e.g. MVCC_READ_CONFLICT)
-
-  8  not found: no such block, transaction or checkpoint
-
-  9  integrity: a proof does not verify, or verify found a difference
-
-  10 unavailable: the ledger database is locked or unreachable
-
-  130 interrupted (Ctrl-C)
-
-Start with [bold]tensorledger demo[/bold], or [bold]tensorledger init[/bold] then
-[bold]tensorledger put statData '\\[1.0, 2.0]'[/bold]."""
+Start with [bold]tensorledger demo[/bold]; or [bold]tensorledger init[/bold], then
+[bold]tensorledger put statData '\\[1.0, 2.0]'[/bold] and [bold]tensorledger get statData[/bold]."""
 
 
 class _ErrorMappingGroup(TyperGroup):
@@ -65,19 +49,14 @@ class _ErrorMappingGroup(TyperGroup):
     script.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # `ctx` is typer's vendored click Context, which typer does not export.
+    def invoke(self, ctx: Any) -> Any:
         """Run the subcommand, mapping errors the user caused to exit codes."""
         try:
             return super().invoke(ctx)
         except TensorLedgerError as exc:
             report_error(exc)
-            raise click.exceptions.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            _silence_stdout()
-            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
@@ -94,7 +73,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"tensorledger {__version__}")
+        typer.echo(f"tensorledger {__version__}")
         raise typer.Exit
 
 
@@ -147,12 +126,6 @@ proofs.register(app)
 maintenance.register(app)
 
 
-def _silence_stdout() -> None:
-    # Python flushes stdout at exit; to a closed pipe that raises again.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-
-
 def main() -> None:
     """Entry point of the `tensorledger` script: never a traceback for user errors."""
     try:
@@ -161,7 +134,6 @@ def main() -> None:
         report_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -52,8 +51,8 @@ def options(ctx: typer.Context) -> Options:
 
 
 def _require_ledger(path: Path) -> None:
-    # A missing directory is the commonest first mistake; say how to make one.
-    # (A file may later be a Fabric connection profile, so only directories are ours.)
+    # A missing ledger is the commonest first mistake: say how to make one. Anything
+    # that exists goes on to the library, which knows what it may be.
     if not path.exists():
         raise ConfigError(
             f"no ledger at {path}: create one with `tensorledger init {path}`, or point "
@@ -93,12 +92,12 @@ def channel_store(opts: Options) -> Iterator[ChannelStore]:
 def report_error(exc: TensorLedgerError) -> None:
     """Print a library error as the one line the user sees: ``error: <message>``."""
     message = " ".join(str(exc).split()) or type(exc).__name__
-    click.echo(f"{click.style('error:', fg='red', bold=True)} {message}", err=True)
+    typer.echo(f"{typer.style('error:', fg='red', bold=True)} {message}", err=True)
 
 
 def print_json(data: Any) -> None:
     """Machine output: indented JSON on stdout, untouched by rich's wrapping."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def read_value(value: str) -> bytes:
@@ -131,9 +130,9 @@ def as_text(data: bytes, what: str) -> str:
         ) from None
 
 
-def write_output(path: Path, text: str) -> None:
+def write_output(path: Path, data: str | bytes) -> None:
     """Write a file the user asked for, turning OS errors into one-line ConfigErrors."""
     try:
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None

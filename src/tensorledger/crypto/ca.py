@@ -456,23 +456,22 @@ def _generate(
     users: Sequence[str],
     sans: Sequence[str],
 ) -> OrgMaterial:
+    folder, node_role, hosts = nodes
+    for name in (*hosts, *users):
+        _check_name(name)  # all before writing anything, so a bad name leaves no half org
     if org_dir.exists() and any(org_dir.iterdir()):
         # A new CA would silently orphan every certificate issued by the old one.
         raise ConfigError(f"{org_dir}: already exists; refusing to replace its CA")
     ca.save(org_dir)
     write_msp_dir(org_dir / "msp", ca)
-    folder, node_role, hosts = nodes
     node_dirs, user_dirs = [], []
     for host in hosts:
         name = f"{host}.{ca.domain}"
-        _check_name(name)
         node_dirs.append(org_dir / folder / name)
         _write_node(node_dirs[-1], ca, name, node_role, (name, host, *sans))
     for user, role in [*((u, Role.CLIENT) for u in users), ("Admin", Role.ADMIN)]:
-        name = f"{user}@{ca.domain}"
-        _check_name(name)
-        user_dirs.append(org_dir / "users" / name)
-        _write_node(user_dirs[-1], ca, name, role, ())
+        user_dirs.append(org_dir / "users" / f"{user}@{ca.domain}")
+        _write_node(user_dirs[-1], ca, f"{user}@{ca.domain}", role, ())
     return OrgMaterial(
         ca.org_name, ca.msp_id, ca.domain, org_dir, tuple(node_dirs), tuple(user_dirs)
     )

@@ -157,10 +157,12 @@ def connect(target: str | Path, identity: str = "Org1", *, backend: str = "auto"
         from tensorledger.gateway._embedded import EmbeddedBackend
 
         return Gateway(EmbeddedBackend(path, identity))
-    if backend in ("auto", "fabric"):
+    if backend == "auto" and not path.exists():
         raise ConfigError(
-            f"{target}: no ledger directory there, and the Fabric backend is not available yet"
+            f"{target}: no ledger there; create one with `tensorledger init {target}`"
         )
+    if backend in ("auto", "fabric"):
+        raise ConfigError(f"{target}: not a ledger directory, and the Fabric backend is not built")
     raise ConfigError(f"unknown backend {backend!r}: use 'embedded', 'fabric' or 'auto'")
 
 

@@ -101,6 +101,15 @@ def commit_hash(previous: bytes, valid_rwsets: Sequence[tuple[str, bytes]]) -> b
     return h.digest()
 
 
+def log_entry(block: int, index: int, envelope: bytes) -> bytes:
+    """The Merkle log's leaf for a transaction: its position in the chain, then its envelope.
+
+    Binding the block number and position into the leaf means an inclusion
+    proof also proves where the transaction sits, not only that it exists.
+    """
+    return block.to_bytes(8, "big") + index.to_bytes(4, "big") + envelope
+
+
 def build_metadata(
     signatures: common_pb2.Metadata, codes: Sequence[int], commit: bytes
 ) -> common_pb2.BlockMetadata:

@@ -57,6 +57,10 @@ class SubmitResult:
     code: str = "VALID"
 
 
+#: how often endorsement is retried when peers' results differ because a block landed between
+ENDORSE_ATTEMPTS = 3
+
+
 @functools.lru_cache(maxsize=64)
 def _layout(
     policy_text: str, channel_orgs: tuple[str, ...], peers: tuple[str, ...]
@@ -103,7 +107,12 @@ class Channel:
         self.committer = Committer(
             config, self.membership, store, orderer, self.note_signer, self.origin
         )
-        self.orderer = OrderingService(config, self.membership, self.committer.commit)
+        self.orderer = OrderingService(
+            config,
+            self.membership,
+            self.committer.commit,
+            committed=lambda tx_id: store.tx(tx_id) is not None,
+        )
         self._endorse_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="endorse")
 
     @property
@@ -148,9 +157,14 @@ class Channel:
         missing = [o for o in orgs if o not in self.endorsers]
         if missing:
             raise EndorsementError(f"no endorsing peer for {', '.join(missing)} on {self.name}")
-        responses = self._endorse_all(orgs, proposal.proto)
-        for r in responses:
-            raise_for_response(r)
+        for _ in range(ENDORSE_ATTEMPTS):
+            responses = self._endorse_all(orgs, proposal.proto)
+            for r in responses:
+                raise_for_response(r)
+            if len({r.payload for r in responses}) == 1:
+                break
+            # Peers simulated on different committed heights (a block landed between
+            # them): ask again, as a gateway retries, rather than fail the client.
         return assemble(proposal, responses, signer)
 
     def _endorse_all(
@@ -245,7 +259,14 @@ class Channel:
             log = merkle.MerkleTree(self.store, size=size)
             path = log.inclusion_proof(record.leaf, size)
         return TransactionProof(
-            tx_id, self.name, record.block, record.leaf, record.envelope, tuple(path), note
+            tx_id,
+            self.name,
+            record.block,
+            record.index,
+            record.leaf,
+            record.envelope,
+            tuple(path),
+            note,
         )
 
     def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
@@ -295,7 +316,7 @@ class Channel:
             if store.height() != 0:
                 return
             log = merkle.MerkleTree(store, size=0)
-            log.extend_hashes([merkle.leaf_hash(envelope)])
+            log.extend_hashes([merkle.leaf_hash(blocks.log_entry(0, 0, envelope))])
             note = (
                 NoteSigner(origin, orderer.private_key)
                 .sign(Checkpoint(origin, log.size, log.root()))

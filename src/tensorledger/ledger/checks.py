@@ -25,8 +25,11 @@ VALID = Code.Value("VALID")
 
 
 def code_name(code: int) -> str:
-    """Fabric's name of a validation code."""
-    return str(Code.Name(code))
+    """Fabric's name of a validation code (or UNKNOWN(n) for a number outside the enum)."""
+    try:
+        return str(Code.Name(code))
+    except ValueError:
+        return f"UNKNOWN({code})"
 
 
 @dataclass(slots=True)
@@ -59,8 +62,11 @@ def stateless_check(
     if compute_tx_id(tx.nonce, tx.creator) != tx.tx_id:
         return Checked(envelope, tx, Code.Value("BAD_PROPOSAL_TXID"))
     try:
-        membership.verify_signature(tx.creator, tx.payload, tx.signature)
+        creator = membership.verify_signature(tx.creator, tx.payload, tx.signature)
     except (IdentityError, InvalidRequestError):
+        return Checked(envelope, tx, Code.Value("BAD_CREATOR_SIGNATURE"))
+    if creator.msp_id not in config.msp_ids:
+        # The orderer organisation signs blocks, it does not write application data.
         return Checked(envelope, tx, Code.Value("BAD_CREATOR_SIGNATURE"))
     # The endorsers signed a hash of this very proposal: endorsements cannot be moved
     # onto another transaction's header or arguments.

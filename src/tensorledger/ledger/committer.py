@@ -94,7 +94,7 @@ class Committer:
                 if codes[i] == VALID:
                     assert c.parsed is not None
                     leaf = log.size + len(leaves)
-                    leaves.append(merkle.leaf_hash(c.envelope))
+                    leaves.append(merkle.leaf_hash(blocks.log_entry(number, i, c.envelope)))
                     valid_rwsets.append((c.parsed.tx_id, c.parsed.rwset))
                 rows.append((number, i, tx_ids[i], codes[i], leaf, c.envelope))
             conn.executemany(

@@ -117,9 +117,10 @@ class Endorser:
                 f"proposal is for channel {proposal.channel!r}, this peer serves "
                 f"{self.config.channel!r}"
             )
-        self.membership.verify_signature(
+        creator = self.membership.verify_signature(
             proposal.creator, proposal.proposal_bytes, proposal.signature
         )
+        require_application_member(creator.msp_id, self.config)
         return proposal
 
     def endorse(
@@ -131,6 +132,15 @@ class Endorser:
         contract's message and no endorsement, as a Fabric peer answers.
         """
         proposal = self.check(signed)
+        for n, arg in enumerate(proposal.args, 1):
+            try:
+                arg.decode("utf-8")
+            except UnicodeDecodeError:
+                # The Python contract runtime passes arguments as text (as Fabric's
+                # Python shim does); say so instead of letting the shim misreport it.
+                raise InvalidRequestError(
+                    f"argument {n} is not valid UTF-8 text; encode binary values (e.g. base64)"
+                ) from None
         if not read_only and self.store.tx(proposal.tx_id) is not None:
             raise InvalidRequestError(f"duplicate transaction id {proposal.tx_id}")
         with self.store.snapshot():
@@ -171,6 +181,19 @@ class Endorser:
             event,
             version,
             self.peer,
+        )
+
+
+def require_application_member(msp_id: str, config: ChannelConfig) -> None:
+    """Fabric's /Channel/Application/Writers: only application organisations transact.
+
+    The orderer organisation is a member of the channel (it signs blocks) but
+    may not propose or submit transactions.
+    """
+    if msp_id not in config.msp_ids:
+        raise IdentityError(
+            f"{msp_id} is not an application organisation of channel {config.channel} "
+            "and may not submit transactions"
         )
 
 

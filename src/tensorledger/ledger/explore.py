@@ -12,20 +12,21 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from fabric_protos.common import common_pb2
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import DecodeError
 
 from tensorledger.crypto.msp import Identity
-from tensorledger.errors import InvalidRequestError, NotFoundError, TensorLedgerError
+from tensorledger.errors import (
+    IntegrityError,
+    InvalidRequestError,
+    NotFoundError,
+    TensorLedgerError,
+)
 from tensorledger.ledger.block import assemble_block, header_hash
 from tensorledger.ledger.checks import VALID, code_name
 from tensorledger.ledger.lifecycle import LIFECYCLE, ChaincodeDefinition, definition_key
 from tensorledger.ledger.rwset import decode_rwset
 from tensorledger.ledger.store import ChannelStore, TxRecord
 from tensorledger.ledger.transaction import ParsedTransaction, parse_envelope
-
-# fabric_protos ships py.typed but no stubs, so mypy cannot see its generated
-# classes; one handle typed Any keeps that gap out of the code below.
-_common: Any = common_pb2
 
 #: arguments, values and payloads longer than this are cut in views
 PREVIEW_CHARS = 80
@@ -143,8 +144,15 @@ def preview(data: bytes, limit: int = PREVIEW_CHARS) -> str:
 
 
 def iso_time(seconds: int, nanos: int = 0) -> str:
-    """A protobuf timestamp as ISO-8601 UTC with microseconds, e.g. 2026-01-02T03:04:05.123456Z."""
-    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
+    """A protobuf timestamp as ISO-8601 UTC with microseconds, e.g. 2026-01-02T03:04:05.123456Z.
+
+    A timestamp no calendar can hold (a forged or damaged header) is shown as
+    raw seconds rather than failing the whole view.
+    """
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=nanos // 1000)
+    except (OverflowError, OSError, ValueError):
+        return f"{seconds}.{nanos:09d}s since 1970"
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -178,7 +186,7 @@ def blocks(
         return [_summary(store, *row) for row in rows]
 
 
-def block(store: ChannelStore, number: int) -> Message:
+def block(store: ChannelStore, number: int) -> common_pb2.Block:
     """A complete `common.Block` with data and metadata, as Fabric's deliver service returns it.
 
     Its bytes are what Fabric's own tools read
@@ -191,15 +199,16 @@ def block(store: ChannelStore, number: int) -> Message:
         _, header, metadata = rows[0]
         envelopes = store.block_envelopes(number)
     try:
-        return assemble_block(
-            _common.BlockHeader.FromString(header),
+        assembled = assemble_block(
+            common_pb2.BlockHeader.FromString(header),
             envelopes,
-            _common.BlockMetadata.FromString(metadata),
+            common_pb2.BlockMetadata.FromString(metadata),
         )
     except DecodeError:
-        raise InvalidRequestError(
-            f"block {number}: stored header or metadata does not decode"
+        raise IntegrityError(
+            f"block {number}", "stored header or metadata does not decode"
         ) from None
+    return assembled
 
 
 def transaction(store: ChannelStore, tx_id: str) -> TransactionInfo:
@@ -270,11 +279,11 @@ def describe(record: TxRecord) -> TransactionInfo:
 
 def _summary(store: ChannelStore, number: int, header: bytes, metadata: bytes) -> BlockSummary:
     try:
-        parsed = _common.BlockHeader.FromString(header)
-        md = _common.BlockMetadata.FromString(metadata)
+        parsed = common_pb2.BlockHeader.FromString(header)
+        md = common_pb2.BlockMetadata.FromString(metadata)
     except DecodeError:
-        raise InvalidRequestError(
-            f"block {number}: stored header or metadata does not decode"
+        raise IntegrityError(
+            f"block {number}", "stored header or metadata does not decode"
         ) from None
     records = store.txs_in_block(number)
     first = None
@@ -334,7 +343,7 @@ def _code(value: int) -> str:
 
 def _header_type(value: int) -> str:
     try:
-        return str(_common.HeaderType.Name(value))
+        return str(common_pb2.HeaderType.Name(value))
     except ValueError:
         return str(value)
 

@@ -21,7 +21,7 @@ from fabric_protos.common import common_pb2
 from google.protobuf.message import DecodeError
 
 from tensorledger.crypto.msp import MembershipRegistry
-from tensorledger.errors import InvalidRequestError, TensorLedgerError
+from tensorledger.errors import IdentityError, InvalidRequestError, TensorLedgerError
 from tensorledger.ledger.committer import CommittedBlock
 from tensorledger.ledger.config import ChannelConfig
 
@@ -43,10 +43,12 @@ class OrderingService:
         config: ChannelConfig,
         membership: MembershipRegistry,
         commit: Callable[[list[bytes]], CommittedBlock],
+        committed: Callable[[str], bool] = lambda _tx_id: False,
     ) -> None:
         self.config = config
         self.membership = membership
         self._commit = commit
+        self._committed = committed
         self._queue: queue.Queue[tuple[bytes, Future[Receipt]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -87,7 +89,16 @@ class OrderingService:
         if chdr.type != common_pb2.ENDORSER_TRANSACTION:
             raise InvalidRequestError(f"envelope type {chdr.type} cannot be broadcast")
         # Fabric's /Channel/Writers policy: a member of the channel signed it.
-        self.membership.verify_signature(shdr.creator, env.payload, env.signature)
+        creator = self.membership.verify_signature(shdr.creator, env.payload, env.signature)
+        if creator.msp_id not in self.config.msp_ids:
+            raise IdentityError(
+                f"{creator.msp_id} is not an application organisation of channel "
+                f"{self.config.channel} and may not submit transactions"
+            )
+        # A replay of a committed transaction is refused here rather than recorded as an
+        # invalid DUPLICATE_TXID entry (the committer still catches in-flight duplicates).
+        if self._committed(chdr.tx_id):
+            raise InvalidRequestError(f"duplicate transaction id {chdr.tx_id}: already committed")
 
     def _run(self) -> None:
         batch = self.config.batch

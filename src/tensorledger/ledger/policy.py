@@ -8,7 +8,7 @@ meta policies express (MAJORITY Endorsement, ANY Endorsement).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from tensorledger.errors import ConfigError
@@ -52,10 +52,15 @@ Rule = Principal | OutOf
 _TOKEN = re.compile(r"\s*(?:(AND|OR|OutOf)\s*\(|('[^']*'|\"[^\"]*\")|(\d+)|(,)|(\)))")
 
 
+#: deepest nesting of AND/OR/OutOf accepted (Fabric's configtx refuses absurd policies too)
+MAX_DEPTH = 32
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def fail(self, why: str) -> ConfigError:
         return ConfigError(f"endorsement policy {self.text!r}: {why} at position {self.pos}")
@@ -74,6 +79,9 @@ class _Parser:
         if not m.group(1):
             raise self.fail("expected AND, OR, OutOf or a quoted principal")
         op = m.group(1)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested deeper than {MAX_DEPTH} levels")
         n = None
         if op == "OutOf":
             num = self.next()
@@ -97,6 +105,7 @@ class _Parser:
         assert n is not None
         if not 1 <= n <= len(rules):
             raise self.fail(f"OutOf count {n} must be between 1 and {len(rules)}")
+        self.depth -= 1
         return OutOf(n, tuple(rules))
 
 
@@ -140,36 +149,36 @@ def satisfied(rule: Rule, signers: Collection[tuple[str, str]]) -> bool:
     """Whether distinct signers (msp_id, role) satisfy the rule, each signer used at most once.
 
     Fabric evaluates signature policies so that one signature cannot count
-    twice; the search below is exhaustive, which is cheap at consortium sizes.
+    twice. The search is exhaustive: every way a sub-rule can be satisfied is
+    tried, which is cheap at consortium sizes.
     """
-    return _satisfy(rule, tuple(signers), frozenset()) is not None
+    return next(_ways(rule, tuple(signers), frozenset()), None) is not None
 
 
-def _satisfy(
+def _ways(
     rule: Rule, signers: tuple[tuple[str, str], ...], used: frozenset[int]
-) -> frozenset[int] | None:
+) -> Iterator[frozenset[int]]:
+    """Every set of signers (as indices, on top of `used`) that satisfies `rule`."""
     if isinstance(rule, Principal):
         for i, (msp, role) in enumerate(signers):
             if i not in used and rule.matches(msp, role):
-                return used | {i}
-        return None
-    return _choose(rule.rules, rule.n, signers, used)
+                yield used | {i}
+        return
+    yield from _choose(rule.rules, rule.n, signers, used)
 
 
 def _choose(
     rules: tuple[Rule, ...], need: int, signers: tuple[tuple[str, str], ...], used: frozenset[int]
-) -> frozenset[int] | None:
+) -> Iterator[frozenset[int]]:
     if need == 0:
-        return used
+        yield used
+        return
     if len(rules) < need:
-        return None
+        return
     first, rest = rules[0], rules[1:]
-    taken = _satisfy(first, signers, used)
-    if taken is not None:
-        found = _choose(rest, need - 1, signers, taken)
-        if found is not None:
-            return found
-    return _choose(rest, need, signers, used)
+    for taken in _ways(first, signers, used):
+        yield from _choose(rest, need - 1, signers, taken)
+    yield from _choose(rest, need, signers, used)
 
 
 def endorsing_orgs(rule: Rule, available: Sequence[str]) -> list[str]:

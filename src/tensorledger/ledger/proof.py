@@ -1,11 +1,11 @@
 """Offline proofs: a transaction is in the ledger; a later ledger extends an earlier one.
 
-A `TransactionProof` carries the transaction envelope, its position in the
-channel's RFC 9162 Merkle log, the audit path and the orderer-signed
-checkpoint; anyone holding the orderer's note verifier key can check it with
-no access to the ledger. A `ConsistencyProof` shows that the log at one
-checkpoint is a prefix of the log at a later one: nothing recorded was
-rewritten or dropped.
+A `TransactionProof` carries the transaction envelope, its block and position
+(both bound into the log entry), its leaf in the channel's RFC 9162 Merkle
+log, the audit path and the orderer-signed checkpoint; anyone holding the
+orderer's note verifier key can check it with no access to the ledger. A
+`ConsistencyProof` shows that the log at one checkpoint is a prefix of the log
+at a later one: nothing recorded was rewritten or dropped.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from google.protobuf.message import DecodeError
 from tensorledger.crypto import merkle
 from tensorledger.crypto.checkpoint import Checkpoint, NoteVerifier, verify_checkpoint
 from tensorledger.errors import IntegrityError, InvalidRequestError
+from tensorledger.ledger.block import log_entry
 
 
 def _b64(data: bytes) -> str:
@@ -46,6 +47,7 @@ class TransactionProof:
     tx_id: str
     channel: str
     block: int
+    index: int
     leaf_index: int
     envelope: bytes
     path: tuple[bytes, ...]
@@ -66,13 +68,14 @@ class TransactionProof:
                 f"transaction {self.tx_id}",
                 f"envelope is transaction {chdr.tx_id!r} on channel {chdr.channel_id!r}",
             )
-        if not merkle.verify_inclusion(
-            self.envelope, self.leaf_index, cp.size, list(self.path), cp.root
-        ):
+        if not (0 <= self.block < 1 << 63 and 0 <= self.index < 1 << 31):
+            raise IntegrityError(f"transaction {self.tx_id}", "block or position out of range")
+        entry = log_entry(self.block, self.index, self.envelope)
+        if not merkle.verify_inclusion(entry, self.leaf_index, cp.size, list(self.path), cp.root):
             raise IntegrityError(
                 f"transaction {self.tx_id}",
-                f"inclusion proof for leaf {self.leaf_index} does not match the root of "
-                f"checkpoint size {cp.size}",
+                f"inclusion proof for block {self.block} position {self.index} (leaf "
+                f"{self.leaf_index}) does not match the root of checkpoint size {cp.size}",
             )
         return cp
 
@@ -84,6 +87,7 @@ class TransactionProof:
                 "tx_id": self.tx_id,
                 "channel": self.channel,
                 "block": self.block,
+                "index": self.index,
                 "leaf_index": self.leaf_index,
                 "envelope": _b64(self.envelope),
                 "path": [_b64(h) for h in self.path],
@@ -103,6 +107,7 @@ class TransactionProof:
                 tx_id=str(raw["tx_id"]),
                 channel=str(raw["channel"]),
                 block=int(raw["block"]),
+                index=int(raw["index"]),
                 leaf_index=int(raw["leaf_index"]),
                 envelope=_unb64(raw["envelope"], "envelope"),
                 path=tuple(_unb64(h, "path") for h in raw["path"]),

@@ -185,6 +185,30 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     raise ContractError("contract awaited something other than the ledger stub")
 
 
+def _surplus_arguments(chaincode: ContractChaincode, chaincode_input: Any) -> str | None:
+    """The contract API's error text when a call has more arguments than the function takes.
+
+    fabric-chaincode-python reports too few arguments but silently drops extra
+    ones, so `storeData(id, a, b)` would store `a` and succeed; Fabric's Go and
+    Node contract APIs refuse such a call, and so do we.
+    """
+    if not chaincode_input.args:
+        return None
+    name = bytes(chaincode_input.args[0]).decode("utf-8", "replace")
+    namespace, _, function = name.rpartition(":")
+    contracts = chaincode._metadata.contracts  # the API keeps its registry here
+    meta = contracts.get(namespace or chaincode.DefaultContract)
+    if meta is None:
+        return None
+    for tx in meta.transactions:
+        if tx.name in (function, function[:1].upper() + function[1:]):
+            expected, received = len(tx.parameters), len(chaincode_input.args) - 1
+            if received > expected:
+                return f"incorrect number of params. Expected {expected}, received {received}"
+            return None
+    return None
+
+
 def simulate(
     chaincode: ContractChaincode,
     view: StateView,
@@ -202,6 +226,11 @@ def simulate(
         stub = ChaincodeStub(handler, channel, tx_id, chaincode_input, signed_proposal)
     except Exception as exc:  # noqa: BLE001  # the shim raises bare Exception on bad input
         raise InvalidRequestError(f"malformed proposal: {exc}") from None
+    surplus = _surplus_arguments(chaincode, chaincode_input)
+    if surplus is not None:
+        return SimulationResult(
+            proposal_response_pb2.Response(status=500, message=surplus), handler.rwset, None
+        )
     response = run_coroutine(chaincode.invoke(stub))
     events = stub.get_events()
     event = Event(events[-1].event_name, bytes(events[-1].payload)) if events else None

@@ -117,7 +117,8 @@ class ChannelStore:
             # FULL: fsync the WAL on every commit, so "committed" means durable.
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=OFF")
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            # UnicodeDecodeError: sqlite3 fails to decode an error message quoting damaged SQL.
             raise ConfigError(f"cannot open ledger database {self.path}: {exc}") from None
         return conn
 

@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 from tensorledger.crypto import merkle
 from tensorledger.crypto.checkpoint import NoteVerifier, parse_checkpoint, verify_checkpoint
 from tensorledger.crypto.msp import Identity, MembershipRegistry
-from tensorledger.errors import TensorLedgerError
+from tensorledger.errors import ConfigError, TensorLedgerError
 from tensorledger.ledger import block as blocks
 from tensorledger.ledger.channel import checkpoint_origin, membership_for
 from tensorledger.ledger.checks import VALID, code_name, stateless_check
@@ -132,10 +132,17 @@ def verify_channel(
 ) -> VerifyReport:
     """Check one channel end to end; see the module docstring."""
     network = target if isinstance(target, EmbeddedNetwork) else EmbeddedNetwork(Path(target))
+    if channel not in network.channel_names:
+        raise ConfigError(
+            f"no channel {channel!r} in this network (channels: {', '.join(network.channel_names)})"
+        )
     store = ChannelStore(network.root / "channels" / f"{channel}.db")
     try:
         with store.snapshot():
             return _verify(store, network.network_id, channel, progress)
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        # The file itself is damaged beyond what SQLite can read: that is the finding.
+        return VerifyReport(channel, 0, 0, 0, 0, (Finding("database", f"unreadable: {exc}"),))
     finally:
         store.close()
 
@@ -171,6 +178,12 @@ def _verify(
     progress: Callable[[int, int], None] | None,
 ) -> VerifyReport:
     run = _Run()
+    problems = [str(r[0]) for r in store.conn.execute("PRAGMA integrity_check(5)")]
+    if problems != ["ok"]:
+        # SQLite's own structures (pages, indexes) disagree: lookups may silently miss rows.
+        run.add("database", "SQLite integrity check failed: " + "; ".join(problems))
+    if store.get_meta("network_id") != network_id.encode():
+        run.add("database", "network id in the channel database differs from network.json")
     height = store.height()
     if height == 0:
         run.add("block 0", "channel has no genesis block")
@@ -205,6 +218,9 @@ def _verify(
     return VerifyReport(channel, height, replay.n_tx, replay.n_valid, n_cp, tuple(run.findings))
 
 
+_HistoryRow = tuple[str, str, int, int, str, bytes | None, int, int, int]
+
+
 class _Replay:
     """Walks the chain block by block, re-deriving everything the committer stored."""
 
@@ -219,7 +235,7 @@ class _Replay:
         self.block_of_size: dict[int, int] = {}
         self.prev_hash = b""
         self.prev_commit = b""
-        self.history: list[tuple[str, str, int, int, str, bytes | None]] = []
+        self.history: list[_HistoryRow] = []
         self.events: list[tuple[int, int, str, str, str, bytes]] = []
         self.n_tx = 0
         self.n_valid = 0
@@ -248,11 +264,16 @@ class _Replay:
         self._chain(where, number, header, signatures, envelopes)
         if [r.index for r in records] != list(range(len(records))):
             self.run.add(where, "transaction positions are not contiguous")
-        codes, leaves, valid_rwsets = self._replay(number, envelopes)
+        codes, leaves, valid_rwsets, tx_ids = self._replay(number, envelopes)
         self.n_tx += len(records)
         self.n_valid += codes.count(VALID)
-        for r, code, leaf in zip(records, codes, leaves, strict=True):
-            if r.code != code:
+        for r, code, leaf, tx_id in zip(records, codes, leaves, tx_ids, strict=True):
+            if r.tx_id != tx_id:
+                self.run.add(
+                    f"{where} tx {r.index} ({r.tx_id[:16]})",
+                    f"stored transaction id differs from the envelope's ({tx_id[:16]})",
+                )
+            elif r.code != code:
                 self.run.add(
                     f"{where} tx {r.index} ({r.tx_id[:16]})",
                     f"stored code {code_name(r.code)} but re-validation gives {code_name(code)}",
@@ -289,13 +310,15 @@ class _Replay:
 
     def _replay(
         self, number: int, envelopes: list[bytes]
-    ) -> tuple[list[int], list[int | None], list[tuple[str, bytes]]]:
+    ) -> tuple[list[int], list[int | None], list[tuple[str, bytes]], list[str]]:
         if number == 0:
             # The genesis CONFIG transaction is checked by _genesis and is leaf 0.
-            self.log.append(envelopes[0] if envelopes else b"")
-            return [VALID] * len(envelopes), [0] * len(envelopes), []
+            self.log.append(blocks.log_entry(0, 0, envelopes[0] if envelopes else b""))
+            n = len(envelopes)
+            return [VALID] * n, [0] * n, [], [""] * n
         checked = [stateless_check(e, self.config, self.membership) for e in envelopes]
         codes = self.validator.validate(number, checked)
+        tx_ids = [c.parsed.tx_id if c.parsed is not None else "" for c in checked]
         leaves: list[int | None] = []
         valid_rwsets: list[tuple[str, bytes]] = []
         for i, c in enumerate(checked):
@@ -304,18 +327,23 @@ class _Replay:
                 continue
             assert c.parsed is not None and c.rwset is not None
             tx = c.parsed
-            leaves.append(self.log.append(c.envelope))
+            leaves.append(self.log.append(blocks.log_entry(number, i, c.envelope)))
             valid_rwsets.append((tx.tx_id, tx.rwset))
             self.state.tx_ids.add(tx.tx_id)
             for ns in c.rwset:
                 for key, value in ns.writes.items():
                     self.state.put(ns.namespace, key, value, Version(number, i))
-                    self.history.append((ns.namespace, key, number, i, tx.tx_id, value))
+                    self.history.append(
+                        (
+                            ns.namespace, key, number, i, tx.tx_id, value, int(value is None),
+                            tx.timestamp_seconds, tx.timestamp_nanos,
+                        )
+                    )  # fmt: skip
             if tx.event is not None:
                 self.events.append(
                     (number, i, tx.chaincode, tx.event.event_name, tx.tx_id, tx.event.payload)
                 )
-        return codes, leaves, valid_rwsets
+        return codes, leaves, valid_rwsets, tx_ids
 
 
 def _check_orderer_signature(
@@ -381,8 +409,13 @@ def _check_checkpoints(
         if block_of_size.get(size) != number:
             run.add(where, f"recorded for block {number}, the log reached this size at block "
                     f"{block_of_size.get(size)}")  # fmt: skip
-    if log.size not in {s for s, _, _ in notes}:
-        run.add(f"checkpoint size {log.size}", "the newest log size has no signed checkpoint")
+    have = {s for s, _, _ in notes}
+    for size in sorted(set(block_of_size) - have):
+        run.add(
+            f"checkpoint size {size}",
+            f"missing: block {block_of_size[size]} ended with this log size and was checkpointed",
+        )
+        break
     return len(notes)
 
 
@@ -419,25 +452,29 @@ def _compare_state(run: _Run, store: ChannelStore, state: _ReplayState) -> None:
             run.add(where, "value or version differs from the replayed write sets")
 
 
-def _compare_history(
-    run: _Run, store: ChannelStore, history: list[tuple[str, str, int, int, str, bytes | None]]
-) -> None:
+def _compare_history(run: _Run, store: ChannelStore, history: list[_HistoryRow]) -> None:
     stored = [
-        (str(ns), str(key), int(b), int(t), str(tx_id), None if d else bytes(v or b""))
-        for ns, key, b, t, tx_id, v, d in store.conn.execute(
-            "SELECT ns, key, block, tx, tx_id, value, is_delete FROM history "
+        (
+            str(ns), str(key), int(b), int(t), str(tx_id), None if d else _blob(v),
+            int(d), int(s), int(n),
+        )
+        for ns, key, b, t, tx_id, v, d, s, n in store.conn.execute(
+            "SELECT ns, key, block, tx, tx_id, value, is_delete, seconds, nanos FROM history "
             "ORDER BY block, tx, ns, key"
         )
-    ]
+    ]  # fmt: skip
     expected = sorted(history, key=lambda h: (h[2], h[3], h[0], h[1]))
     for i, (mine, theirs) in enumerate(zip(expected, stored, strict=False)):
         if mine != theirs:
-            run.add(
-                f"history {mine[0]}/{mine[1]} block {mine[2]} tx {mine[3]}", f"entry {i} differs"
-            )
+            where = f"history {mine[0]}/{mine[1]} block {mine[2]} tx {mine[3]}"
+            run.add(where, f"entry {i} differs from the transaction that wrote it")
             return
     if len(expected) != len(stored):
         run.add("history", f"{len(stored)} entries stored, {len(expected)} expected")
+
+
+def _blob(value: object) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value or b"")  # type: ignore[call-overload]
 
 
 def _compare_events(

@@ -1,0 +1,1 @@
+"""Tests of the embedded ledger: Fabric semantics, bad input, the contract suite."""
