@@ -8,6 +8,7 @@ retrieveData flow, plus what the ledger adds: proofs and a full verify.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import tempfile
@@ -176,15 +177,7 @@ def _tampered(proof: TransactionProof, verifier_key: str) -> str:
     """Change one byte of the proven envelope, as a forger would, and return why it fails."""
     envelope = bytearray(proof.envelope)
     envelope[len(envelope) // 2] ^= 0x01
-    forged = TransactionProof(
-        proof.tx_id,
-        proof.channel,
-        proof.block,
-        proof.leaf_index,
-        bytes(envelope),
-        proof.path,
-        proof.checkpoint,
-    )
+    forged = dataclasses.replace(proof, envelope=bytes(envelope))
     try:
         forged.verify(verifier_key)
     except TensorLedgerError as exc:

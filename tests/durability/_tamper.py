@@ -268,7 +268,8 @@ def expected_place(t: Tamper) -> tuple[str, Callable[[str], bool]]:
         if t.column == "size":
             return "checkpoint size ...", lambda w: w.startswith("checkpoint size ")
         return place, lambda w: w == place
-    return f"{t.table} ...", lambda w: t.table in w
+    # meta holds the network id; verify compares it with network.json as a database finding.
+    return "database (network id)", lambda w: w == "database"
 
 
 # -- logical content of a database file ---------------------------------------

@@ -7,10 +7,9 @@ runs `verify_channel`. A value or row change must give ok=False with a first
 finding that names the changed place. A raw byte flip must give ok=False or a
 TensorLedgerError, unless the logical content did not change (free space).
 
-Gaps that verify does not catch today are listed in UNDETECTED and pinned by
-strict xfails; a random trial that lands in one is counted, not failed. Fixing
-the library turns the xfail into a failure: then delete the entry, and the
-random trials become strict about it again.
+Every tamper verify once missed (meta, txs.tx_id, history times and flags,
+older checkpoints, index entries, damaged pages and schema text, codes outside
+the enum) has a regression test below named after it.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from _tamper import (
     CHANNEL,
     TABLES,
     Dump,
-    Tamper,
     build_ledger,
     cell_changes,
     columns,
@@ -37,65 +35,9 @@ from _tamper import (
     open_db,
     tamper_value,
 )
-from fabric_protos.peer import transaction_pb2
 
 from tensorledger.errors import TensorLedgerError
 from tensorledger.ledger.verify import VerifyReport, verify_channel
-
-VALID_CODES = set(transaction_pb2.TxValidationCode.values())
-
-# -- what verify does not catch (reported; remove an entry once the library is fixed) ---------
-
-UNDETECTED = {
-    "meta": "NOT DETECTED: meta (key 'network_id', its value) is never read by verify, which "
-    "takes the network id from network.json; any change or deletion of the row passes",
-    "txs.tx_id": "NOT DETECTED: txs.tx_id is never compared with the tx id inside the envelope; "
-    "yet prove() looks transactions up by it (NotFoundError for the real id) and so does the "
-    "replay check (the original envelope, broadcast again, commits as VALID)",
-    "history.seconds": "NOT DETECTED: history.seconds is never compared with the transaction's "
-    "timestamp; the contract's `history` reports it",
-    "history.nanos": "NOT DETECTED: history.nanos is never compared with the transaction's "
-    "timestamp; the contract's `history` reports it",
-    "history.is_delete": "NOT DETECTED: history.is_delete is compared by truthiness, so a "
-    "delete entry whose 1 becomes 3 (or any non-zero) passes",
-    "txs.code": "NOT REPORTED: txs.code outside TxValidationCode (e.g. 0 -> 64) makes verify "
-    "raise ValueError from code_name() instead of reporting 'block N tx I'",
-    "checkpoints.deleted": "NOT DETECTED: deleting an older checkpoint row passes verify; only "
-    "the newest log size must have one, yet consistency proofs need the old ones",
-    "sqlite": "NOT REPORTED: a damaged b-tree page (e.g. a blocks leaf page's cell count) makes "
-    "verify raise sqlite3.DatabaseError from store.snapshot()/queries, not a report or a "
-    "TensorLedgerError",
-    "schema": "NOT REPORTED: a byte of the schema text (sqlite_master.sql) turned into invalid "
-    "UTF-8 makes ChannelStore._connect (so verify and connect) raise UnicodeDecodeError: "
-    "sqlite3 cannot decode SQLite's error message, which quotes the damaged SQL",
-    "index": "NOT DETECTED: a corrupted entry of index txs_by_id (PRAGMA integrity_check fails, "
-    "tables intact) passes verify, while prove() of that transaction raises NotFoundError",
-}
-
-
-def known_gap(t: Tamper) -> str | None:
-    """Which listed gap a value change falls into, if any."""
-    if t.table == "meta":
-        return UNDETECTED["meta"]
-    if t.table == "txs" and t.column == "code" and t.new not in VALID_CODES:
-        return UNDETECTED["txs.code"]
-    if t.table == "history" and t.column == "is_delete" and t.old and t.new:
-        return UNDETECTED["history.is_delete"]
-    return UNDETECTED.get(f"{t.table}.{t.column}")
-
-
-#: gaps that only some changes of a column fall into; random trials count them, pins fail
-PARTIAL_GAPS = {UNDETECTED["txs.code"], UNDETECTED["history.is_delete"]}
-
-
-def xfail(gap: str, raises: type[BaseException] = AssertionError) -> pytest.MarkDecorator:
-    """Strict: the day verify catches it, the test fails and the entry must go.
-
-    Only the expected exception counts, so a broken trial cannot hide as a known gap
-    (trial set-up problems raise RuntimeError or pytest's Failed).
-    """
-    return pytest.mark.xfail(strict=True, raises=raises, reason=UNDETECTED[gap])
-
 
 # -- the ledger and its copy ----------------------------------------------------------------
 
@@ -189,20 +131,16 @@ def judge(ledger: Ledger, place: str, named: Callable[[str], bool]) -> str | Non
 
 def value_trials(ledger: Ledger, table: str, column: str, n: int, seed: int) -> None:
     rng = random.Random(f"{seed}/{table}.{column}")
-    failures, gaps = [], []
+    failures, done = [], []
     for _ in range(n):
         with closing(ledger.raw()) as conn:
             t = tamper_value(conn, table, column, rng)
+        done.append(str(t))
         place, named = expected_place(t)
         problem = judge(ledger, place, named)
-        if problem is None:
-            continue
-        # A gap of a whole column fails its case (marked xfail); a partial one is only counted.
-        if known_gap(t) in PARTIAL_GAPS:
-            gaps.append(f"{t}: {problem}")
-        else:
+        if problem is not None:
             failures.append(f"{t}: {problem}")
-    print(f"{table}.{column}: {n} trials, {len(gaps)} in known gaps {gaps}")
+    print(f"{table}.{column}: {n} trials: {done}")
     assert not failures, f"TL_DURABILITY_SEED={seed}:\n" + "\n".join(failures)
 
 
@@ -214,10 +152,7 @@ def _value_cases() -> list[object]:
         cases = []
         for table in TABLES:
             for column, _, _ in columns(conn, table):
-                gap = "meta" if table == "meta" else f"{table}.{column}"
-                whole = gap in UNDETECTED and UNDETECTED[gap] not in PARTIAL_GAPS
-                marks = [xfail(gap)] if whole else []
-                cases.append(pytest.param(table, column, marks=marks, id=f"{table}.{column}"))
+                cases.append(pytest.param(table, column, id=f"{table}.{column}"))
     return cases
 
 
@@ -316,7 +251,7 @@ def del_older_checkpoint(c: sqlite3.Connection, rng: random.Random, height: int)
 
 def del_meta(c: sqlite3.Connection, rng: random.Random, height: int) -> Place:
     c.execute("DELETE FROM meta")
-    return "meta", lambda w: "meta" in w
+    return "database (network id)", lambda w: w == "database"
 
 
 def forge_state(c: sqlite3.Connection, rng: random.Random, height: int) -> Place:
@@ -399,26 +334,26 @@ def forge_checkpoint(c: sqlite3.Connection, rng: random.Random, height: int) -> 
 
 
 ROW_CASES = [
-    pytest.param(f, id=f.__name__, marks=marks)
-    for f, marks in [
-        (del_block, []),
-        (del_last_block, []),
-        (del_tx, []),
-        (del_state, []),
-        (del_history, []),
-        (del_event, []),
-        (del_merkle, []),
-        (del_newest_checkpoint, []),
-        (del_older_checkpoint, [xfail("checkpoints.deleted")]),
-        (del_meta, [xfail("meta")]),
-        (forge_state, []),
-        (resurrect_state, []),
-        (forge_history, []),
-        (forge_event, []),
-        (forge_tx, []),
-        (forge_block, []),
-        (forge_merkle, []),
-        (forge_checkpoint, []),
+    pytest.param(f, id=f.__name__)
+    for f in [
+        del_block,
+        del_last_block,
+        del_tx,
+        del_state,
+        del_history,
+        del_event,
+        del_merkle,
+        del_newest_checkpoint,
+        del_older_checkpoint,
+        del_meta,
+        forge_state,
+        resurrect_state,
+        forge_history,
+        forge_event,
+        forge_tx,
+        forge_block,
+        forge_merkle,
+        forge_checkpoint,
     ]
 ]
 RowChange = Callable[[sqlite3.Connection, random.Random, int], Place]
@@ -454,7 +389,7 @@ def test_deleted_or_forged_row_is_detected_and_named_many(
     row_trials(ledger, change, 4, seed + 1)
 
 
-# -- partial gaps, pinned precisely -----------------------------------------------------------
+# -- regression tests: tampers verify once missed --------------------------------------------
 
 
 def _set(ledger: Ledger, sql: str, pick: str) -> tuple[object, ...]:
@@ -465,8 +400,8 @@ def _set(ledger: Ledger, sql: str, pick: str) -> tuple[object, ...]:
     return row
 
 
-@xfail("history.is_delete")
 def test_history_delete_flag_kept_non_zero_is_detected(ledger: Ledger) -> None:
+    """is_delete was compared by truthiness: a delete entry's 1 -> 3 passed."""
     ns, key, b, i = _set(
         ledger,
         "UPDATE history SET is_delete=3 WHERE ns=? AND key=? AND block=? AND tx=?",
@@ -478,8 +413,8 @@ def test_history_delete_flag_kept_non_zero_is_detected(ledger: Ledger) -> None:
     assert report.first.where == f"history {ns}/{key} block {b} tx {i}"
 
 
-@xfail("txs.code", raises=ValueError)
 def test_tx_code_outside_the_enum_is_reported(ledger: Ledger) -> None:
+    """A code outside TxValidationCode made verify raise ValueError from code_name()."""
     b, i = _set(
         ledger,
         "UPDATE txs SET code=64 WHERE block=? AND idx=?",
@@ -503,8 +438,8 @@ def _pages(db: Path, name: str, kind: str) -> list[int]:
     return [(p - 1) * page_size for (p,) in rows]
 
 
-@xfail("sqlite", raises=sqlite3.DatabaseError)
 def test_damaged_btree_page_gives_a_report_or_our_error(ledger: Ledger) -> None:
+    """A damaged page made verify raise sqlite3.DatabaseError out of store.snapshot()."""
     db = ledger.reset()
     offset = _pages(db, "blocks", "leaf")[0]
     image = bytearray(ledger.image)
@@ -517,8 +452,9 @@ def test_damaged_btree_page_gives_a_report_or_our_error(ledger: Ledger) -> None:
     assert not report.ok
 
 
-@xfail("schema", raises=UnicodeDecodeError)
 def test_damaged_schema_text_gives_a_report_or_our_error(ledger: Ledger) -> None:
+    """Invalid UTF-8 in the schema made opening raise UnicodeDecodeError (sqlite3 decodes
+    SQLite's error message, which quotes the damaged SQL)."""
     image = bytearray(ledger.image)
     pos = image.find(b"PRIMARY KEY(ns, key)")  # in the state table's CREATE statement
     if not 0 < pos < 65536:
@@ -532,8 +468,8 @@ def test_damaged_schema_text_gives_a_report_or_our_error(ledger: Ledger) -> None
     assert not report.ok
 
 
-@xfail("index")
 def test_corrupted_index_entry_is_detected(ledger: Ledger) -> None:
+    """A damaged txs_by_id entry passed verify, yet prove() of that transaction failed."""
     db = ledger.reset()
     pages = _pages(db, "txs_by_id", "leaf")
     with closing(sqlite3.connect(db)) as conn:
@@ -561,7 +497,7 @@ def test_corrupted_index_entry_is_detected(ledger: Ledger) -> None:
 
 def file_trials(ledger: Ledger, n: int, seed: int) -> None:
     rng = random.Random(f"{seed}/file")
-    counted, free, gaps, failures = 0, 0, [], []
+    counted, free, failures = 0, 0, []
     for _ in range(n):
         image = bytearray(ledger.image)
         pos = rng.randrange(len(image))
@@ -572,33 +508,18 @@ def file_trials(ledger: Ledger, n: int, seed: int) -> None:
             continue
         counted += 1
         changes = cell_changes(ledger.dump, after)
+        what = changes if isinstance(changes, str) else "; ".join(map(str, changes))
         ledger.write(bytes(image))  # the dump opened the file; start clean again
         try:
             report = verify(ledger)
         except TensorLedgerError:
-            continue
-        except sqlite3.DatabaseError as exc:
-            gaps.append(f"byte {pos}: {UNDETECTED['sqlite']} ({exc})")
-            continue
-        except UnicodeDecodeError as exc:
-            gaps.append(f"byte {pos}: {UNDETECTED['schema']} ({exc})")
-            continue
-        except ValueError as exc:
-            if isinstance(changes, list) and any(known_gap(t) for t in changes):
-                gaps.append(f"byte {pos}: {exc}")
-                continue
-            failures.append(f"byte {pos} ({changes}): verify raised {exc!r}")
-            continue
-        except Exception as exc:  # anything else is the failure to report
-            failures.append(f"byte {pos} ({changes}): verify raised {exc!r}")
+            continue  # an unreadable file may be refused outright, in our words
+        except Exception as exc:  # anything else escaping verify is the failure
+            failures.append(f"byte {pos} ({what}): verify raised {exc!r}")
             continue
         if report.ok:
-            if isinstance(changes, list) and changes and all(known_gap(t) for t in changes):
-                gaps.append(f"byte {pos}: {', '.join(map(str, changes))}")
-            else:
-                what = changes if isinstance(changes, str) else "; ".join(map(str, changes))
-                failures.append(f"byte {pos}: NOT DETECTED, {what}")
-    print(f"{n} byte flips: {counted} changed the content, {free} did not, known gaps {gaps}")
+            failures.append(f"byte {pos}: NOT DETECTED, {what}")
+    print(f"{n} byte flips: {counted} changed the content, {free} did not")
     assert not failures, f"TL_DURABILITY_SEED={seed}:\n" + "\n".join(failures)
     # About one flip in eight lands where SQLite keeps nothing; most must count.
     assert counted >= max(1, n // 4), f"TL_DURABILITY_SEED={seed}: only {counted} flips counted"

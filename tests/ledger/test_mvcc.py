@@ -128,8 +128,8 @@ def test_concurrent_writers_never_lose_an_update(ledger_path: Path) -> None:
                 with lock:
                     refused.append(exc.code)
             except tl.EndorsementError as exc:
-                # Peers that simulated on either side of a commit disagree; see
-                # test_block_committed_between_two_endorsements_is_an_mvcc_conflict.
+                # Peers that simulated on either side of a commit disagree; the channel
+                # re-endorses a few times, so this is rare but allowed under contention.
                 with lock:
                     (refused if "state skew" in str(exc) else errors).append(str(exc))  # type: ignore[arg-type]
             except BaseException as exc:  # anything else is a failure of the test
@@ -157,17 +157,11 @@ def test_concurrent_writers_never_lose_an_update(ledger_path: Path) -> None:
     assert all(r.ok for r in verify_network(ledger_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=tl.EndorsementError,
-    reason="BUG: Channel._endorse_all lets each peer simulate on its own snapshot; a block "
-    "committed in between makes the read sets differ and submit fails with "
-    "EndorsementError ('non-deterministic contract or state skew') instead of an MVCC "
-    "conflict",
-)
 def test_block_committed_between_two_endorsements_is_an_mvcc_conflict(
     net: Net, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Regression: each peer simulated on its own snapshot, and a block committed in
+    # between failed the submit with EndorsementError ("state skew") instead.
     ch = net.channel
     ch.submit(net.org1, "counter", "increment", ["k"])
     interloper = ch.endorse(net.org2, "counter", "increment", ["k"]).SerializeToString()
@@ -181,10 +175,14 @@ def test_block_committed_between_two_endorsements_is_an_mvcc_conflict(
         finally:
             org1_done.set()
 
+    interfered: list[bool] = []
+
     def second(*args: object, **kwargs: object) -> object:
         # Org1's peer has simulated; another client's increment commits; then Org2's peer runs.
         assert org1_done.wait(10)
-        ch.committer.commit([interloper])
+        if not interfered:
+            interfered.append(True)
+            ch.committer.commit([interloper])
         return org2_endorse(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(org1_peer, "endorse", first)

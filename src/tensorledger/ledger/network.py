@@ -13,6 +13,7 @@ is renamed into place), so an interrupted init leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -144,13 +145,26 @@ def _build(
                 orderer=OrgConfig(ORDERER.name, ORDERER.msp_id, network.ca_cert(ORDERER).decode()),
                 batch=batch,
             )
-            store = ChannelStore(root / "channels" / f"{ch}.db", create=True)
+            store = ChannelStore(channel_db(root, ch), create=True)
             Channel.write_genesis(store, config, network.orderer_identity(), network_id)
             store.close()
             for spec in contracts:
                 network.deploy(ch, spec)
     finally:
         network.close()
+
+
+def channel_db(root: Path, channel: str) -> Path:
+    """The channel's database file: `channels/<channel>.db`.
+
+    Fabric allows channel names of up to 249 characters, but SQLite's
+    side files (`-journal`, `-wal`) must fit the file system's 255-byte name
+    limit, so long names are shortened with a hash that keeps them distinct.
+    """
+    if len(channel) <= 200:
+        return root / "channels" / f"{channel}.db"
+    digest = hashlib.sha256(channel.encode()).hexdigest()[:16]
+    return root / "channels" / f"{channel[:64]}-{digest}.db"
 
 
 def vars_of(info: OrgInfo) -> dict[str, str]:
@@ -244,7 +258,7 @@ class EmbeddedNetwork:
                     f"no channel {name!r} in this network "
                     f"(channels: {', '.join(self.channel_names)})"
                 )
-            store = ChannelStore(self.root / "channels" / f"{name}.db")
+            store = ChannelStore(channel_db(self.root, name))
             config = read_genesis_config(store)
             peers = [self.peer_identity(o) for o in self.orgs if o.msp_id in config.msp_ids]
             ch = Channel(

@@ -28,7 +28,7 @@ from tensorledger.ledger import block as blocks
 from tensorledger.ledger.channel import checkpoint_origin, membership_for
 from tensorledger.ledger.checks import VALID, code_name, stateless_check
 from tensorledger.ledger.config import ChannelConfig
-from tensorledger.ledger.network import EmbeddedNetwork
+from tensorledger.ledger.network import EmbeddedNetwork, channel_db
 from tensorledger.ledger.rwset import Version
 from tensorledger.ledger.store import ChannelStore, StateEntry
 from tensorledger.ledger.validator import BlockValidator
@@ -136,7 +136,7 @@ def verify_channel(
         raise ConfigError(
             f"no channel {channel!r} in this network (channels: {', '.join(network.channel_names)})"
         )
-    store = ChannelStore(network.root / "channels" / f"{channel}.db")
+    store = ChannelStore(channel_db(network.root, channel))
     try:
         with store.snapshot():
             return _verify(store, network.network_id, channel, progress)
