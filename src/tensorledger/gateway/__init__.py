@@ -123,6 +123,20 @@ class Gateway:
         """The identity's organisation (MSP id)."""
         return self._backend.msp_id
 
+    @property
+    def root(self) -> Path:
+        """Local directory of this connection: the ledger directory for the embedded backend.
+
+        Off-chain data lives beside it: `root/blobs` (content-addressed chunks) and
+        `root/keys/<MSP id>` (the organisation's data keys, never on the ledger).
+        """
+        return self._backend.root
+
+    @property
+    def key_dir(self) -> Path:
+        """Where this organisation keeps its dataset encryption keys."""
+        return self.root / "keys" / self.msp_id
+
     def network(self, channel: str = DEFAULT_CHANNEL) -> Network:
         """A channel of the ledger."""
         return Network(self._backend, channel)

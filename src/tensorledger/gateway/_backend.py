@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from tensorledger.ledger.channel import SubmitResult
@@ -26,6 +27,7 @@ class Backend(Protocol):
 
     identity_name: str
     msp_id: str
+    root: Path
 
     def submit(
         self,

@@ -20,6 +20,7 @@ class EmbeddedBackend:
 
     def __init__(self, path: Path, identity: str) -> None:
         self.network = EmbeddedNetwork(path)
+        self.root = self.network.root
         self.signer = self.network.identity(identity)
         self.identity_name = identity
         self.msp_id = self.signer.msp_id
