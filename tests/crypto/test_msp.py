@@ -26,10 +26,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tensorledger.crypto import signing
-from tensorledger.crypto.ca import (
-    CertificateAuthority,
+from tensorledger.crypto.ca import CertificateAuthority
+from tensorledger.crypto.cryptogen import (
     generate_orderer_org,
     generate_org,
+    load_msp,
+    load_signing_identity,
     write_msp_dir,
 )
 from tensorledger.crypto.msp import (
@@ -38,8 +40,6 @@ from tensorledger.crypto.msp import (
     MembershipRegistry,
     Role,
     SigningIdentity,
-    load_msp,
-    load_signing_identity,
 )
 from tensorledger.errors import ConfigError, IdentityError, InvalidRequestError
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from _rows import ROW_CHANGES, Place
+from _rows import ROW_CHANGES, Place, pick
 from _tamper import (
     CHANNEL,
     TABLES,
@@ -214,9 +214,9 @@ def test_deleted_or_forged_row_is_detected_and_named_many(
 # -- regression tests: tampers verify once missed --------------------------------------------
 
 
-def _set(ledger: Ledger, sql: str, pick: str) -> tuple[object, ...]:
+def _set(ledger: Ledger, sql: str, query: str) -> tuple[object, ...]:
     with closing(ledger.plain()) as conn:
-        row = pick(conn, random.Random(0), pick)
+        row = pick(conn, random.Random(0), query)
         if conn.execute(sql, row).rowcount != 1:
             pytest.fail(f"no row changed by {sql} {row}")
     return row

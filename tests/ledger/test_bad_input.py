@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 import tensorledger as tl
 from tensorledger.crypto.ca import CertificateAuthority
-from tensorledger.crypto.msp import Identity, Role, SigningIdentity, load_signing_identity
+from tensorledger.crypto.cryptogen import load_signing_identity
+from tensorledger.crypto.msp import Identity, Role, SigningIdentity
 from tensorledger.ledger.channel import Channel
 from tensorledger.ledger.network import EmbeddedNetwork
 from tensorledger.ledger.proposal import SignedProposal, Signer, build_proposal, parse_proposal

@@ -1,14 +1,12 @@
-"""Certificate authorities and whole organisations' crypto material, as cryptogen makes them.
+"""Certificate authorities: issuing CA, TLS CA, member and TLS certificates as cryptogen does.
 
-Owns issuing (CA, TLS CA, member and TLS certificates) and writing them in
-Fabric's folder layout, so a real Fabric network can use the files unchanged.
+Whole organisations written to disk in Fabric's layout are `cryptogen`'s job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,21 +18,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tensorledger.crypto import signing
-from tensorledger.crypto.msp import (
-    MSP,
-    Identity,
-    Role,
-    SigningIdentity,
-    read_certificate_pem,
-    read_private_key,
-)
-from tensorledger.errors import ConfigError, IdentityError, InvalidRequestError
+from tensorledger.crypto.msp import MSP, Identity, Role, SigningIdentity
+from tensorledger.crypto.pem import check_name, read_certificate_pem, read_private_key, write_file
+from tensorledger.errors import ConfigError, InvalidRequestError
 
 # cryptogen's defaults (internal/cryptogen/ca/ca.go): subject locality and a ten-year life.
 _COUNTRY, _PROVINCE, _LOCALITY = "US", "California", "San Francisco"
 _VALIDITY = timedelta(days=3650)
 _DEFAULT_SANS = ("127.0.0.1", "localhost")
-_KEY_FILE = "priv_sk"
+KEY_FILE = "priv_sk"
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -221,7 +213,7 @@ class CertificateAuthority:
     @classmethod
     def create(cls, org_name: str, msp_id: str, domain: str) -> CertificateAuthority:
         """Make fresh P-256 roots ``ca.<domain>`` and ``tlsca.<domain>`` (O=<domain>)."""
-        _check_name(domain)
+        check_name(domain)
         return cls(
             org_name,
             msp_id,
@@ -304,8 +296,8 @@ class CertificateAuthority:
         """Write both roots as cryptogen does: ``ca/`` and ``tlsca/``, keys mode 0600."""
         for folder, issuer in (("ca", self._ca), ("tlsca", self._tls_ca)):
             target = org_dir / folder
-            _write(target / f"{issuer.name}-cert.pem", issuer.cert_pem)
-            _write(target / _KEY_FILE, _key_pem(issuer.key), private=True)
+            write_file(target / f"{issuer.name}-cert.pem", issuer.cert_pem)
+            write_file(target / KEY_FILE, _key_pem(issuer.key), private=True)
 
     @classmethod
     def load(cls, org_dir: Path, msp_id: str, org_name: str | None = None) -> CertificateAuthority:
@@ -345,193 +337,4 @@ def _load_issuer(folder: Path) -> _Issuer:
     raise ConfigError(f"{folder}: no private key matches {certs[0]}")
 
 
-def _check_name(name: str) -> None:
-    # Names become path components; refuse anything that could escape the folder.
-    if not name or name in {".", ".."} or any(c in name for c in "/\\\0"):
-        raise ConfigError(f"{name!r} cannot be used as a file or folder name")
-
-
-def _write(path: Path, data: bytes, *, private: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not private:
-        path.write_bytes(data)
-        return
-    # Created 0600 from the start (no window where the key is readable) and
-    # re-chmodded in case the file already existed with a wider mode.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)
-        out.write(data)
-
-
-def _config_yaml(ca_name: str) -> bytes:
-    # What cryptogen writes with EnableNodeOUs: each role is recognised by its
-    # OU on a certificate issued by this CA.
-    ca_file = f"cacerts/{ca_name}-cert.pem"
-    lines = ["NodeOUs:", "  Enable: true"]
-    for key, role in (
-        ("ClientOUIdentifier", Role.CLIENT),
-        ("PeerOUIdentifier", Role.PEER),
-        ("AdminOUIdentifier", Role.ADMIN),
-        ("OrdererOUIdentifier", Role.ORDERER),
-    ):
-        lines += [
-            f"  {key}:",
-            f"    Certificate: {ca_file}",
-            f"    OrganizationalUnitIdentifier: {role.value}",
-        ]
-    return ("\n".join(lines) + "\n").encode()
-
-
-def write_msp_dir(
-    msp_dir: Path, ca: CertificateAuthority, signer: SigningIdentity | None = None
-) -> Path:
-    """Write an MSP folder as cryptogen does and return it.
-
-    Always ``cacerts/``, ``tlscacerts/``, ``config.yaml`` (NodeOUs on) and an
-    empty ``admincerts/``; with a `signer` (a local MSP) also
-    ``signcerts/<cn>-cert.pem`` and ``keystore/priv_sk`` (mode 0600).
-    """
-    if signer is not None and signer.msp_id != ca.msp_id:
-        raise IdentityError(f"{signer.identity} does not belong to MSP {ca.msp_id}")
-    (msp_dir / "admincerts").mkdir(parents=True, exist_ok=True)
-    _write(msp_dir / "cacerts" / f"{ca.name}-cert.pem", ca.cert_pem)
-    _write(msp_dir / "tlscacerts" / f"{ca.tls_name}-cert.pem", ca.tls_cert_pem)
-    _write(msp_dir / "config.yaml", _config_yaml(ca.name))
-    if signer is not None:
-        _check_name(signer.identity.common_name)
-        _write(
-            msp_dir / "signcerts" / f"{signer.identity.common_name}-cert.pem",
-            signer.identity.cert_pem,
-        )
-        _write(msp_dir / "keystore" / _KEY_FILE, signer.private_key_pem(), private=True)
-    return msp_dir
-
-
-def _write_node(
-    node_dir: Path, ca: CertificateAuthority, name: str, role: Role, tls_sans: Sequence[str]
-) -> None:
-    # Signing certificates carry no SANs in cryptogen; TLS ones carry the host names.
-    write_msp_dir(node_dir / "msp", ca, ca.issue(name, role, sans=()))
-    prefix = "client" if role in {Role.CLIENT, Role.ADMIN} else "server"
-    cert_pem, key_pem = ca.issue_tls(name, tls_sans)
-    _write(node_dir / "tls" / "ca.crt", ca.tls_cert_pem)
-    _write(node_dir / "tls" / f"{prefix}.crt", cert_pem)
-    _write(node_dir / "tls" / f"{prefix}.key", key_pem, private=True)
-
-
-@dataclass(frozen=True)
-class OrgMaterial:
-    """Where an organisation's generated crypto material lies, and its MSP id."""
-
-    org_name: str
-    msp_id: str
-    domain: str
-    org_dir: Path
-    #: peers/<host>.<domain> or orderers/<host>.<domain>, each with msp/ and tls/
-    nodes: tuple[Path, ...]
-    #: users/<Name>@<domain>, each with msp/ and tls/; Admin last, as cryptogen orders them
-    users: tuple[Path, ...]
-
-    @property
-    def msp_dir(self) -> Path:
-        """The organisation's verifying MSP (what channel configuration uses)."""
-        return self.org_dir / "msp"
-
-    @property
-    def admin_dir(self) -> Path:
-        """The ``Admin@<domain>`` user folder."""
-        return self.org_dir / "users" / f"Admin@{self.domain}"
-
-    def load_ca(self) -> CertificateAuthority:
-        """The organisation's CA, to issue more identities later."""
-        return CertificateAuthority.load(self.org_dir, self.msp_id, self.org_name)
-
-
-def _generate(
-    org_dir: Path,
-    ca: CertificateAuthority,
-    *,
-    nodes: tuple[str, Role, Sequence[str]],
-    users: Sequence[str],
-    sans: Sequence[str],
-) -> OrgMaterial:
-    folder, node_role, hosts = nodes
-    for name in (*hosts, *users):
-        _check_name(name)  # all before writing anything, so a bad name leaves no half org
-    if org_dir.exists() and any(org_dir.iterdir()):
-        # A new CA would silently orphan every certificate issued by the old one.
-        raise ConfigError(f"{org_dir}: already exists; refusing to replace its CA")
-    ca.save(org_dir)
-    write_msp_dir(org_dir / "msp", ca)
-    node_dirs, user_dirs = [], []
-    for host in hosts:
-        name = f"{host}.{ca.domain}"
-        node_dirs.append(org_dir / folder / name)
-        _write_node(node_dirs[-1], ca, name, node_role, (name, host, *sans))
-    for user, role in [*((u, Role.CLIENT) for u in users), ("Admin", Role.ADMIN)]:
-        user_dirs.append(org_dir / "users" / f"{user}@{ca.domain}")
-        _write_node(user_dirs[-1], ca, f"{user}@{ca.domain}", role, ())
-    return OrgMaterial(
-        ca.org_name, ca.msp_id, ca.domain, org_dir, tuple(node_dirs), tuple(user_dirs)
-    )
-
-
-def generate_org(
-    base_dir: Path,
-    org_name: str,
-    msp_id: str,
-    domain: str,
-    *,
-    peers: int = 1,
-    users: Sequence[str] = ("User1",),
-    sans: Sequence[str] = _DEFAULT_SANS,
-) -> OrgMaterial:
-    """Write a peer organisation as ``cryptogen generate`` does with EnableNodeOUs.
-
-    Produces ``peerOrganizations/<domain>/{ca,tlsca,msp,peers/peer<i>.<domain>,
-    users/<Name>@<domain>}``, Admin included; each peer's TLS certificate names
-    its host and `sans`. ConfigError if the organisation's folder has content.
-    """
-    ca = CertificateAuthority.create(org_name, msp_id, domain)
-    hosts = [f"peer{i}" for i in range(peers)]
-    return _generate(
-        base_dir / "peerOrganizations" / domain,
-        ca,
-        nodes=("peers", Role.PEER, hosts),
-        users=users,
-        sans=sans,
-    )
-
-
-def generate_orderer_org(
-    base_dir: Path,
-    org_name: str,
-    msp_id: str,
-    domain: str,
-    *,
-    orderers: Sequence[str] = ("orderer",),
-    sans: Sequence[str] = _DEFAULT_SANS,
-) -> OrgMaterial:
-    """Write an orderer organisation as ``cryptogen generate`` does with EnableNodeOUs.
-
-    Produces ``ordererOrganizations/<domain>/{ca,tlsca,msp,orderers/<host>.<domain>,
-    users/Admin@<domain>}``; ConfigError if the organisation's folder has content.
-    """
-    ca = CertificateAuthority.create(org_name, msp_id, domain)
-    return _generate(
-        base_dir / "ordererOrganizations" / domain,
-        ca,
-        nodes=("orderers", Role.ORDERER, orderers),
-        users=(),
-        sans=sans,
-    )
-
-
-__all__ = [
-    "CertificateAuthority",
-    "OrgMaterial",
-    "generate_orderer_org",
-    "generate_org",
-    "write_msp_dir",
-]
+__all__ = ["CertificateAuthority"]

@@ -1,7 +1,7 @@
 """Identities and the membership service providers that decide whom a channel trusts.
 
-Owns Fabric's identity rules (SerializedIdentity, NodeOU roles, CA-signed X.509)
-and reading an MSP folder in the layout cryptogen writes.
+Owns Fabric's identity rules (SerializedIdentity, NodeOU roles, CA-signed X.509);
+MSP folders on disk are `tensorledger.crypto.cryptogen`'s.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -426,85 +425,10 @@ class MembershipRegistry:
         return identity
 
 
-def read_certificate_pem(path: Path) -> bytes:
-    """Read a PEM certificate file; ConfigError naming the file if missing or corrupt."""
-    data = _read(path)
-    try:
-        x509.load_pem_x509_certificate(data)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: not a PEM X.509 certificate ({exc})") from exc
-    return data
-
-
-def read_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """Read a PEM PKCS#8 P-256 key file; ConfigError naming the file if missing or corrupt."""
-    data = _read(path)
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ConfigError(f"{path}: not an ECDSA P-256 private key")
-    return key
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
-
-
-def _files(folder: Path, suffix: str = "") -> list[Path]:
-    """Regular files in `folder` ending in `suffix`, sorted so loading is deterministic."""
-    if not folder.is_dir():
-        raise ConfigError(f"{folder}: MSP folder missing")
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix))
-
-
-def load_signing_identity(msp_dir: Path, msp_id: str) -> SigningIdentity:
-    """Load the identity in a local MSP folder: ``signcerts/`` and ``keystore/*_sk``.
-
-    The key is the one in the keystore that matches the certificate, as Fabric
-    looks it up; ConfigError naming the file for anything missing or corrupt.
-    """
-    certs = _files(msp_dir / "signcerts")
-    if not certs:
-        raise ConfigError(f"{msp_dir / 'signcerts'}: no certificate")
-    cert_pem = read_certificate_pem(certs[0])
-    try:
-        identity = Identity(msp_id=msp_id, cert_pem=cert_pem)
-    except InvalidRequestError as exc:
-        raise ConfigError(f"{certs[0]}: {exc}") from exc
-    keys = _files(msp_dir / "keystore", "_sk")
-    if not keys:
-        raise ConfigError(f"{msp_dir / 'keystore'}: no private key (*_sk)")
-    for key_path in keys:
-        key = read_private_key(key_path)
-        if key.public_key() == identity.public_key:
-            return SigningIdentity(identity=identity, private_key=key)
-    raise ConfigError(f"{msp_dir / 'keystore'}: no private key matches {certs[0]}")
-
-
-def load_msp(msp_dir: Path, msp_id: str) -> MSP:
-    """Load a verifying MSP from ``cacerts/`` (and ``tlscacerts/`` when present)."""
-    ca_certs = [read_certificate_pem(p) for p in _files(msp_dir / "cacerts")]
-    tls_dir = msp_dir / "tlscacerts"
-    tls_certs = [read_certificate_pem(p) for p in _files(tls_dir)] if tls_dir.is_dir() else []
-    try:
-        return MSP(msp_id, ca_certs, tls_ca_certs=tls_certs)
-    except ConfigError as exc:
-        raise ConfigError(f"{msp_dir}: {exc}") from exc
-
-
 __all__ = [
     "MSP",
     "Identity",
     "MembershipRegistry",
     "Role",
     "SigningIdentity",
-    "load_msp",
-    "load_signing_identity",
-    "read_certificate_pem",
-    "read_private_key",
 ]

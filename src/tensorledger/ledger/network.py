@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tensorledger.crypto.ca import generate_orderer_org, generate_org
-from tensorledger.crypto.msp import SigningIdentity, load_signing_identity, read_certificate_pem
+from tensorledger.crypto.cryptogen import generate_orderer_org, generate_org, load_signing_identity
+from tensorledger.crypto.msp import SigningIdentity
+from tensorledger.crypto.pem import read_certificate_pem
 from tensorledger.errors import ConfigError
 from tensorledger.ledger.channel import Channel, read_genesis_config
 from tensorledger.ledger.config import BatchConfig, ChannelConfig, OrgConfig
