@@ -170,10 +170,11 @@ class Channel:
     def _endorse_all(
         self, orgs: Sequence[str], proposal: proposal_pb2.SignedProposal
     ) -> list[proposal_response_pb2.ProposalResponse]:
-        if len(orgs) == 1:
-            return [self.endorsers[orgs[0]].endorse(proposal)]
-        futures = [self._endorse_pool.submit(self.endorsers[o].endorse, proposal) for o in orgs]
-        return [f.result() for f in futures]
+        # The other peers work in the pool while this thread asks the first one: the
+        # peers overlap (signatures release the GIL) with one thread handoff fewer.
+        futures = [self._endorse_pool.submit(self.endorsers[o].endorse, proposal) for o in orgs[1:]]
+        first = self.endorsers[orgs[0]].endorse(proposal)
+        return [first, *(f.result() for f in futures)]
 
     def submit(
         self,

@@ -7,6 +7,7 @@ meta policies express (MAJORITY Endorsement, ANY Endorsement).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,6 +119,12 @@ def _principal(text: str, parser: _Parser) -> Principal:
 
 def parse(text: str, channel_orgs: Sequence[str]) -> Rule:
     """Parse a policy; MAJORITY/ANY/ALL are expanded over the channel's organisations."""
+    return _parse(text, tuple(channel_orgs))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(text: str, channel_orgs: tuple[str, ...]) -> Rule:
+    # Rules are immutable, so committers validating thousands of transactions share one.
     stripped = text.strip()
     shorthand = {"MAJORITY": len(channel_orgs) // 2 + 1, "ANY": 1, "ALL": len(channel_orgs)}
     if stripped.upper() in shorthand:
