@@ -101,6 +101,9 @@ class ChannelStore:
             raise ConfigError(f"no ledger database at {path}")
         self.path = path
         self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._generation = 0
         conn = self._connect()
         with conn:
             conn.executescript(SCHEMA)
@@ -125,18 +128,25 @@ class ChannelStore:
     @property
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (SQLite connections must not be shared across threads)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
+        held: tuple[int, sqlite3.Connection] | None = getattr(self._local, "conn", None)
+        if held is not None and held[0] == self._generation:
+            return held[1]
+        conn = self._connect()
+        with self._conns_lock:
+            self._conns.append(conn)
+        self._local.conn = (self._generation, conn)
         return conn
 
     def close(self) -> None:
-        """Close this thread's connection."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection any thread opened; call once no thread uses the store.
+
+        A thread that touches the store afterwards transparently opens a new one.
+        """
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+            self._generation += 1
+        for conn in conns:
             conn.close()
-            self._local.conn = None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

@@ -439,6 +439,18 @@ def _check_log_nodes(run: _Run, store: ChannelStore, log: merkle.MerkleTree) -> 
 
 
 def _compare_state(run: _Run, store: ChannelStore, state: _ReplayState) -> None:
+    for ns, key in store.conn.execute(
+        "SELECT ns, key FROM state WHERE typeof(value) != 'blob' LIMIT 1"
+    ):
+        run.add(f"state {ns}/{key}", "value is not stored as bytes (BLOB)")
+    for ns, key, block, tx in store.conn.execute(
+        "SELECT ns, key, block, tx FROM history WHERE (is_delete = 0 AND typeof(value) != 'blob') "
+        "OR (is_delete != 0 AND value IS NOT NULL) LIMIT 1"
+    ):
+        run.add(
+            f"history {ns}/{key} block {block} tx {tx}",
+            "a delete entry holds a value, or a write holds none",
+        )
     stored = {(ns, key): (value, Version(b, t)) for ns, key, value, b, t in store.state_rows()}
     for pos in sorted(set(stored) | set(state.values)):
         mine = state.values.get(pos)
