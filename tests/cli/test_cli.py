@@ -24,6 +24,7 @@ from typer.testing import CliRunner, Result
 
 from tensorledger import errors
 from tensorledger.cli import EPILOG, app
+from tensorledger.ledger.network import DEFAULT_CONTRACTS
 
 SCRIPT = Path(sys.executable).parent / "tensorledger"
 runner = CliRunner()
@@ -223,7 +224,8 @@ def test_checkpoint_and_consistency(ledger: Path, tmp_path: Path) -> None:
     note = ok("-l", ledger, "checkpoint").stdout
     origin, size = note.splitlines()[:2]
     assert origin.startswith("tensorledger/") and origin.endswith("/mychannel")
-    assert int(size) == 5  # genesis, three lifecycle transactions, one put
+    # genesis, two approvals and a commit per deployed contract, one put
+    assert int(size) == 1 + 3 * len(DEFAULT_CONTRACTS) + 1
     key = ok("-l", ledger, "checkpoint", "--key").stdout.strip()
     assert key.startswith(origin + "+")
 

@@ -42,7 +42,9 @@ def check_digest(value: object, what: str = "digest") -> str:
     slash) must be refused before it gets near the file system.
     """
     if not is_digest(value):
-        raise InvalidRequestError(f"{what} must be 64 lowercase hex digits (SHA-256), not {value!r}")
+        raise InvalidRequestError(
+            f"{what} must be 64 lowercase hex digits (SHA-256), not {value!r}"
+        )
     assert isinstance(value, str)  # for the type checker: is_digest checked it
     return value
 

@@ -69,7 +69,12 @@ class ContractSpec:
     version: str = "1.0"
 
 
-DEFAULT_CONTRACTS = (ContractSpec("datacontract", "tensorledger.contracts.data:DataContract"),)
+DEFAULT_CONTRACTS = (
+    ContractSpec("datacontract", "tensorledger.contracts.data:DataContract"),
+    ContractSpec("datasets", "tensorledger.contracts.datasets:DatasetContract"),
+    ContractSpec("models", "tensorledger.contracts.models:ModelContract"),
+    ContractSpec("analyses", "tensorledger.contracts.analyses:AnalysisContract"),
+)
 ORDERER = OrgInfo("Orderer", "OrdererMSP", "example.com")
 
 

@@ -2,8 +2,8 @@
 
 TensorFlow is imported here, lazily, so that `import tensorledger` and the CLI
 stay fast; every computation runs inside `compute()`, which pins it to the CPU
-in float64 with op determinism on, and TensorFlow's own errors are mapped to
-ours in `tf_errors()` and nowhere else.
+with op determinism on. (TensorFlow's numerical failures surface as NaNs, not
+exceptions, on the CPU; `_linalg.spd_solve` turns them into our errors.)
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from tensorledger.errors import InvalidRequestError
 
-_LOCK = threading.RLock()
-_DEPTH = 0
-_RESTORE_DETERMINISM = False
+class _Scope:
+    """How many statistics are running, and whether determinism was off before them."""
+
+    lock = threading.RLock()
+    depth = 0
+    restore = False
 
 
 def tensorflow() -> Any:
@@ -42,19 +44,18 @@ def compute() -> Iterator[Any]:
     Concurrent statistics serialise on a lock so that the flag is never turned
     off under a running one.
     """
-    global _DEPTH, _RESTORE_DETERMINISM
     tf = tensorflow()
-    with _LOCK:
-        if _DEPTH == 0:
-            _RESTORE_DETERMINISM = not _determinism_enabled()
+    with _Scope.lock:
+        if _Scope.depth == 0:
+            _Scope.restore = not _determinism_enabled()
             tf.config.experimental.enable_op_determinism()
-        _DEPTH += 1
+        _Scope.depth += 1
         try:
             with tf.device("/CPU:0"):
                 yield tf
         finally:
-            _DEPTH -= 1
-            if _DEPTH == 0 and _RESTORE_DETERMINISM:
+            _Scope.depth -= 1
+            if _Scope.depth == 0 and _Scope.restore:
                 _disable_determinism()
 
 
@@ -72,18 +73,3 @@ def _disable_determinism() -> None:
     )
 
     config.disable_op_determinism()
-
-
-@contextmanager
-def tf_errors(message: str) -> Iterator[None]:
-    """Map TensorFlow's op errors to `InvalidRequestError(message)`.
-
-    The only TF failures that user data can provoke here are numerical ones
-    (a Cholesky factorisation of a matrix that is not positive definite);
-    anything else is a bug in this package and propagates unchanged.
-    """
-    tf = tensorflow()
-    try:
-        yield
-    except tf.errors.InvalidArgumentError as exc:
-        raise InvalidRequestError(message) from exc

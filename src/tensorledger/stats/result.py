@@ -11,13 +11,11 @@ import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import ClassVar, TypeAlias
 
 from tensorledger.errors import InvalidRequestError
 
-JSONValue: TypeAlias = (
-    "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
-)
+JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 JSONScalar: TypeAlias = "bool | int | float | str"
 
 
@@ -25,7 +23,7 @@ class StatResult(ABC):
     """Base of the frozen result dataclasses: `to_dict()` plus `result_hash()`."""
 
     #: the method name the ledger records, e.g. ``"ols"``
-    method: str = ""
+    method: ClassVar[str] = ""
 
     @abstractmethod
     def to_dict(self) -> dict[str, JSONValue]:
@@ -44,7 +42,11 @@ def canonical_json(value: JSONValue) -> bytes:
     and lists and tuples both serialise as arrays.
     """
     return json.dumps(
-        _hex_floats(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        _hex_floats(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
     ).encode("ascii")
 
 
