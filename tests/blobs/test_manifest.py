@@ -24,7 +24,9 @@ def _manifest(data: bytes = bytes(range(256)) * 10, chunk_size: int = 1000) -> M
     for index, offset in enumerate(range(0, len(data), chunk_size)):
         piece = data[offset : offset + chunk_size]
         digest = hashlib.sha256(piece).hexdigest()
-        chunks.append(ChunkRef(index=index, size=len(piece), digest=digest, stored=digest, offset=offset))
+        chunks.append(
+            ChunkRef(index=index, size=len(piece), digest=digest, stored=digest, offset=offset)
+        )
     return Manifest(
         media_type="application/octet-stream",
         size=len(data),
@@ -56,14 +58,20 @@ def test_metadata_is_copied_so_the_digest_cannot_change_under_it() -> None:
 
 def test_an_encrypted_manifest_round_trips() -> None:
     plain = _manifest()
-    chunks = tuple(replace(c, stored=hashlib.sha256(c.digest.encode()).hexdigest()) for c in plain.chunks)
+    chunks = tuple(
+        replace(c, stored=hashlib.sha256(c.digest.encode()).hexdigest()) for c in plain.chunks
+    )
     manifest = replace(plain, chunks=chunks, encryption="AES-256-GCM", key_id=key_id(new_key()))
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 
 def test_the_empty_object_has_the_empty_tree_root() -> None:
     manifest = Manifest(
-        media_type="text/csv", size=0, chunk_size=10, chunks=(), root=hashlib.sha256(b"").hexdigest()
+        media_type="text/csv",
+        size=0,
+        chunk_size=10,
+        chunks=(),
+        root=hashlib.sha256(b"").hexdigest(),
     )
     assert Manifest.from_json(manifest.to_json()) == manifest
 
@@ -93,7 +101,17 @@ def _delete(path: str) -> Mutation:
     return mutate
 
 
-_FIELDS = ["chunk_size", "chunks", "encryption", "key_id", "media_type", "metadata", "root", "size", "version"]
+_FIELDS = [
+    "chunk_size",
+    "chunks",
+    "encryption",
+    "key_id",
+    "media_type",
+    "metadata",
+    "root",
+    "size",
+    "version",
+]
 _CHUNK_FIELDS = ["digest", "index", "offset", "size", "stored"]
 
 MUTATIONS: list[tuple[str, Mutation, str]] = [
@@ -118,10 +136,22 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
     ("key_id without encryption", _set("key_id", "0" * 32), "key_id"),
     ("root upper case", lambda o: o.update(root=o["root"].upper()), "root"),
     ("root of other chunks", _set("root", "ab" * 32), "root"),
-    ("chunk digest upper case", lambda o: o["chunks"][1].update(digest=o["chunks"][1]["digest"].upper()), "chunks[1].digest"),
-    ("chunk digest 63 hex", lambda o: o["chunks"][1].update(digest=o["chunks"][1]["digest"][:63]), "chunks[1].digest"),
+    (
+        "chunk digest upper case",
+        lambda o: o["chunks"][1].update(digest=o["chunks"][1]["digest"].upper()),
+        "chunks[1].digest",
+    ),
+    (
+        "chunk digest 63 hex",
+        lambda o: o["chunks"][1].update(digest=o["chunks"][1]["digest"][:63]),
+        "chunks[1].digest",
+    ),
     ("chunk digest changed", _set("chunks.2.digest", "cd" * 32), "chunks[2].stored"),
-    ("chunk digest and stored changed", lambda o: o["chunks"][2].update(digest="cd" * 32, stored="cd" * 32), "root"),
+    (
+        "chunk digest and stored changed",
+        lambda o: o["chunks"][2].update(digest="cd" * 32, stored="cd" * 32),
+        "root",
+    ),
     ("stored differs, not encrypted", _set("chunks.0.stored", "ef" * 32), "chunks[0].stored"),
     ("index out of order", _set("chunks.1.index", 2), "chunks[1].index"),
     ("index as string", _set("chunks.1.index", "1"), "chunks[1].index"),
@@ -135,7 +165,9 @@ MUTATIONS: list[tuple[str, Mutation, str]] = [
 
 
 @pytest.mark.parametrize(("label", "mutate", "field"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
-def test_a_mutated_manifest_is_rejected_naming_the_field(label: str, mutate: Mutation, field: str) -> None:
+def test_a_mutated_manifest_is_rejected_naming_the_field(
+    label: str, mutate: Mutation, field: str
+) -> None:
     obj = json.loads(_manifest().to_json())
     mutate(obj)
     data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
@@ -180,7 +212,9 @@ def test_direct_construction_checks_the_same_rules() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(position=st.integers(min_value=0), value=st.integers(min_value=0, max_value=255))
-def test_any_byte_changed_is_rejected_or_a_different_valid_manifest(position: int, value: int) -> None:
+def test_any_byte_changed_is_rejected_or_a_different_valid_manifest(
+    position: int, value: int
+) -> None:
     original = _manifest().to_json()
     data = bytearray(original)
     data[position % len(data)] = value
@@ -194,14 +228,18 @@ def test_any_byte_changed_is_rejected_or_a_different_valid_manifest(position: in
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=5,
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(field=st.sampled_from(_FIELDS + [f"chunks.1.{f}" for f in _CHUNK_FIELDS]), value=_json)
-def test_any_field_replaced_by_any_json_is_rejected_or_still_consistent(field: str, value: object) -> None:
+def test_any_field_replaced_by_any_json_is_rejected_or_still_consistent(
+    field: str, value: object
+) -> None:
     obj = json.loads(_manifest().to_json())
     _set(field, copy.deepcopy(value))(obj)
     data = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()

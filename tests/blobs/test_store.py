@@ -134,7 +134,7 @@ def test_file_is_fsynced_before_rename_and_directory_after(
 
     def replace(src: object, dst: object) -> None:
         events.append(("rename", "file"))
-        real_replace(src, dst)  # type: ignore[arg-type]
+        real_replace(src, dst)
 
     if not Path("/proc/self/fd").is_dir():
         pytest.skip("needs /proc to tell files from directories")
@@ -159,6 +159,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_never_leaves_a_partial_chunk_under_its_name(tmp_path: Path) -> None:
     store = LocalChunkStore(tmp_path / "blobs")
     for delay in (0.05, 0.2, 0.4):

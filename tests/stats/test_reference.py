@@ -36,9 +36,7 @@ def test_describe_diabetes_matches_numpy(diabetes: pd.DataFrame) -> None:
         np.testing.assert_allclose(summary.std, values.std(ddof=1), rtol=RTOL)
         assert summary.min == values.min()
         assert summary.max == values.max()
-        np.testing.assert_allclose(
-            summary.quantiles, np.quantile(values, result.levels), rtol=RTOL
-        )
+        np.testing.assert_allclose(summary.quantiles, np.quantile(values, result.levels), rtol=RTOL)
 
 
 def test_describe_breast_cancer_matches_numpy(cancer: pd.DataFrame) -> None:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 _PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _QUOTE = b'"'
 _NEWLINE = b"\n"
+#: parse at least this much at once: each parser call has a fixed cost
+_MIN_BLOCK = 64 * 1024
 
 
 def describe(path: Path) -> dict[str, Any]:
@@ -80,7 +82,12 @@ def tables(
     where: str,
     columns: list[str],
 ) -> Iterator[Any]:
-    """Arrow tables of the selected columns, one per verified chunk's complete records."""
+    """Arrow tables of the selected columns, from the complete records of verified chunks.
+
+    Chunks are gathered until at least _MIN_BLOCK bytes wait, so small chunks
+    do not cost one parser call each; a record is parsed only once every
+    chunk it lies in has been verified.
+    """
     names = list(manifest.metadata["columns"])
     dtypes = manifest.metadata.get("dtypes", {})
     types = {n: pa.float64() if dtypes.get(n) == "float64" else pa.string() for n in names}
@@ -89,15 +96,20 @@ def tables(
     )
     read = pacsv.ReadOptions(column_names=names)
     header_done = False
-    carry = b""
+    pieces: list[bytes] = []
+    waiting = 0
     for chunk in iter_chunks(store, manifest, key=key, where=where):
-        data = carry + chunk if carry else chunk
+        pieces.append(chunk)
+        waiting += len(chunk)
+        if waiting < _MIN_BLOCK:
+            continue
+        data = b"".join(pieces)
         view = memoryview(data)
         start = 0
         if not header_done:
             start = _header_end(data)
             if start == 0:
-                carry = data
+                pieces = [data]
                 continue
             _check_header(view[:start], names, where)
             header_done = True
@@ -107,13 +119,24 @@ def tables(
             if table is not None:
                 yield table
         carry = bytes(view[cut:])
+        pieces = [carry] if carry else []
+        waiting = len(carry)
+    yield from _last_records(b"".join(pieces), header_done, names, read, convert, where)
+
+
+def _last_records(
+    data: bytes, header_done: bool, names: list[str], read: Any, convert: Any, where: str
+) -> Iterator[Any]:
+    """Records left after the last chunk; the very last may have no newline after it."""
+    view = memoryview(data)
+    start = 0
     if not header_done:
-        if not carry:
+        start = _header_end(data) or len(data)
+        if not data:
             raise InvalidRequestError(f"{where}: empty CSV, no header row")
-        _check_header(memoryview(carry), names, where)
-    elif carry:
-        # the last record, with no newline after it
-        table = _parse(memoryview(carry), read, convert, where)
+        _check_header(view[:start], names, where)
+    if start < len(data):
+        table = _parse(view[start:], read, convert, where)
         if table is not None:
             yield table
 

@@ -60,6 +60,10 @@ class VerifiedReader(io.RawIOBase):
         """Never: stored objects are immutable."""
         return False
 
+    def write(self, data: Buffer) -> int:
+        """Refused: stored objects are immutable."""
+        raise io.UnsupportedOperation("VerifiedReader is read-only")
+
     @property
     def size(self) -> int:
         """The object's size in bytes."""
@@ -82,7 +86,10 @@ class VerifiedReader(io.RawIOBase):
         else:
             raise ValueError(f"invalid whence {whence}")
         if target < 0:
-            raise ValueError(f"negative seek position {target}")
+            # as io.BytesIO: refuse an absolute negative position, clamp a relative one
+            if whence == io.SEEK_SET:
+                raise ValueError(f"negative seek position {target}")
+            target = 0
         self._pos = target
         return target
 

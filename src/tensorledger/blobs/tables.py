@@ -62,18 +62,18 @@ def describe_table(
     if not path.is_file():
         raise InvalidRequestError(f"{path}: no such file")
     if media == MEDIA_NPY:
-        from tensorledger.blobs import _npy
+        from tensorledger.blobs._npy import describe as describe_npy
 
-        return media, _npy.describe(path, columns)
+        return media, describe_npy(path, columns)
     if columns is not None:
         raise InvalidRequestError(f"{path}: a {media} file names its own columns")
     if media == MEDIA_CSV:
-        from tensorledger.blobs import _csv
+        from tensorledger.blobs._csv import describe as describe_csv
 
-        return media, _csv.describe(path)
-    from tensorledger.blobs import _parquet
+        return media, describe_csv(path)
+    from tensorledger.blobs._parquet import describe as describe_parquet
 
-    return media, _parquet.describe(path)
+    return media, describe_parquet(path)
 
 
 def selected_columns(manifest: Manifest, columns: Sequence[str] | None, where: str) -> list[str]:
@@ -112,19 +112,21 @@ def iter_batches(
         raise InvalidRequestError(f"{where}: batch_rows must be a positive integer")
     names = selected_columns(manifest, columns, where)
     if manifest.media_type == MEDIA_CSV:
-        from tensorledger.blobs import _arrow, _csv
+        from tensorledger.blobs._arrow import batches
+        from tensorledger.blobs._csv import tables as csv_tables
 
-        tables = _csv.tables(store, manifest, key=key, where=where, columns=names)
-        return _arrow.batches(tables, names, batch_rows)
+        tables = csv_tables(store, manifest, key=key, where=where, columns=names)
+        return batches(tables, names, batch_rows)
     if manifest.media_type == MEDIA_PARQUET:
-        from tensorledger.blobs import _arrow, _parquet
+        from tensorledger.blobs._arrow import batches
+        from tensorledger.blobs._parquet import tables as parquet_tables
 
-        tables = _parquet.tables(store, manifest, key=key, where=where, columns=names)
-        return _arrow.batches(tables, names, batch_rows)
+        tables = parquet_tables(store, manifest, key=key, where=where, columns=names)
+        return batches(tables, names, batch_rows)
     if manifest.media_type == MEDIA_NPY:
-        from tensorledger.blobs import _npy
+        from tensorledger.blobs._npy import batches as npy_batches
 
-        return _npy.batches(store, manifest, key=key, where=where, columns=names, rows=batch_rows)
+        return npy_batches(store, manifest, key=key, where=where, columns=names, rows=batch_rows)
     raise InvalidRequestError(f"{where}: {manifest.media_type} is not a table format")
 
 

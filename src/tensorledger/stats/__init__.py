@@ -7,6 +7,7 @@ exact `result_hash()`. Importing this package does not import TensorFlow.
 
 from __future__ import annotations
 
+from tensorledger.stats._source import Data
 from tensorledger.stats.association import (
     CorrelationMatrix,
     CovarianceMatrix,
@@ -24,6 +25,7 @@ __all__ = [
     "ColumnSummary",
     "CorrelationMatrix",
     "CovarianceMatrix",
+    "Data",
     "Description",
     "LogitResult",
     "OLSResult",

@@ -16,7 +16,7 @@ from typing import Any
 from tensorledger.errors import InvalidRequestError
 from tensorledger.stats._backend import compute
 from tensorledger.stats._distributions import f_upper, t_two_sided
-from tensorledger.stats._linalg import StreamingR, check_full_rank
+from tensorledger.stats._linalg import COLLINEAR_RTOL, StreamingR, check_full_rank
 from tensorledger.stats._moments import Moments
 from tensorledger.stats._source import Data, blocks, check_names, require_rows
 from tensorledger.stats.result import JSONValue, StatResult, floats
@@ -108,7 +108,9 @@ def ols(data: Data, y: str, x: Sequence[str], add_intercept: bool = True) -> OLS
     """Regress column `y` on columns `x` by least squares, with classical inference.
 
     Refuses a singular design (naming the collinear column), fewer rows than
-    coefficients plus one, and a perfect fit (whose standard errors are zero).
+    coefficients plus one, and a fit that is exact to rounding (residuals
+    below 1e-10 of y's spread, the collinearity tolerance): its standard
+    errors would be rounding noise.
     """
     names = design_names(y, x, add_intercept, "ols")
     k = len(names)
@@ -129,7 +131,7 @@ def ols(data: Data, y: str, x: Sequence[str], add_intercept: bool = True) -> OLS
         tss = y_moments.m2[0] if add_intercept else tf.reduce_sum(tf.square(r[:, k]))
         if float(tss.numpy()) == 0.0:
             raise InvalidRequestError(f"ols: column {y!r} is constant")
-        if float(rss.numpy()) == 0.0:
+        if abs(float(r[k, k].numpy())) <= COLLINEAR_RTOL * float(tss.numpy()) ** 0.5:
             raise InvalidRequestError(
                 f"ols: {y!r} is an exact linear function of the regressors; "
                 "the residual variance is zero and inference is undefined"

@@ -100,8 +100,9 @@ def logit(
 
     Stops when no coefficient moved by more than ``tol·max(1, max|β|)``; if
     that never happens within `max_iter` steps the result says
-    ``converged=False`` (quasi-separated data end up there). Refuses a y that
-    is not 0/1 or has one class, a singular design, and perfect separation.
+    ``converged=False``. Refuses a y that is not 0/1 or has one class, a
+    singular design, perfect separation (every row predicted exactly) and
+    quasi-separation once it makes the information matrix singular.
     """
     names = design_names(y, x, add_intercept, "logit")
     regressors = names[1:] if add_intercept else names
@@ -132,12 +133,14 @@ def logit(
             scale = max(1.0, float(tf.reduce_max(tf.abs(beta)).numpy()))
             converged = float(tf.reduce_max(tf.abs(step)).numpy()) <= tol * scale
         final = _newton_pass(tf, xs, ys, beta, regressors, y)
-        covariance = _solve(tf, final.hessian, tf.eye(k, dtype=tf.float64), iterations)
-        se = tf.sqrt(tf.linalg.diag_part(covariance))
+        se = _standard_errors(tf, xs, beta)
         z = beta / se
         p = normal_two_sided(tf, z)
-        mean_y = positives / n
-        ll_null = n * (mean_y * np.log(mean_y) + (1.0 - mean_y) * np.log1p(-mean_y))
+        # The intercept-only model's maximum is at p = ȳ, in closed form.
+        mean_y = tf.constant(positives / n, tf.float64)
+        ll_null = float(
+            (n * (mean_y * tf.math.log(mean_y) + (1.0 - mean_y) * tf.math.log1p(-mean_y))).numpy()
+        )
         ll = float(final.log_likelihood.numpy())
         values = [v.numpy() for v in (beta, se, z, p)]
     return LogitResult(
@@ -149,8 +152,8 @@ def logit(
         z_values=tuple(float(v) for v in values[2]),
         p_values=tuple(float(v) for v in values[3]),
         log_likelihood=ll,
-        null_log_likelihood=float(ll_null),
-        pseudo_r_squared=1.0 - ll / float(ll_null),
+        null_log_likelihood=ll_null,
+        pseudo_r_squared=1.0 - ll / ll_null,
         converged=converged,
         iterations=iterations,
         n=n,
@@ -169,7 +172,7 @@ def _check_labels(kept: list[Block], y: str) -> int:
         if bad.any():
             row = int(np.argmax(bad))
             raise InvalidRequestError(
-                f"logit: column {y!r} must hold only 0 and 1, found {labels[row]!r} "
+                f"logit: column {y!r} must hold only 0 and 1, found {float(labels[row])!r} "
                 f"at row {offset + row}"
             )
         positives += int(np.count_nonzero(labels))
@@ -206,6 +209,22 @@ def _newton_pass(
         )
     hessian = 0.5 * (hessian + tf.transpose(hessian))
     return _Pass(gradient, hessian, log_likelihood)
+
+
+def _standard_errors(tf: Any, xs: list[Any], beta: Any) -> Any:
+    """sqrt(diag(H⁻¹)) with H = XᵀWX, through the R factor of W^½X rather than H itself.
+
+    Inverting H squares its condition number's effect on rounding; R has the
+    conditioning of W^½X, as in `ols`, and keeps the standard errors (and the
+    p values in the far tail, which amplify their errors by z²) stable.
+    """
+    k = int(beta.shape[0])
+    qr = StreamingR(tf, k)
+    for x in xs:
+        eta = tf.linalg.matvec(x, beta)
+        qr.add(x * tf.sqrt(tf.sigmoid(eta) * tf.sigmoid(-eta))[:, None])
+    r_inv = tf.linalg.triangular_solve(qr.r, tf.eye(k, dtype=tf.float64), lower=False)
+    return tf.sqrt(tf.reduce_sum(tf.square(r_inv), axis=1))
 
 
 def _solve(tf: Any, hessian: Any, rhs: Any, iteration: int) -> Any:
