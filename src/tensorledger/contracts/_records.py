@@ -43,9 +43,13 @@ class RecordError(ValueError):
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces, UTF-8 text): what every peer writes alike."""
+    """Canonical JSON (sorted keys, no spaces, ASCII): what every peer writes alike.
+
+    ASCII escapes keep any text a caller sends, even a lone surrogate that
+    JSON allows and UTF-8 cannot encode, storable and byte-for-byte stable.
+    """
     return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     )
 
 
@@ -117,18 +121,17 @@ class Fields:
         return self.out
 
 
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    ((int, float), "a number"),
+    (str, "a string"),
+    (list, "an array"),
+)
+
+
 def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
+    return next((name for typ, name in _KINDS if isinstance(value, typ)), "an object")
 
 
 def _shown(value: Any) -> str:

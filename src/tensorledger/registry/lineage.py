@@ -143,6 +143,9 @@ class _Index:
         return found[0]
 
 
+_Path = frozenset[tuple[str, str]]  # (kind, ref) of the nodes above, to stop cycles
+
+
 class _Builder:
     """Builds the tree: ancestors above a node go up only, descendants go down only.
 
@@ -153,13 +156,11 @@ class _Builder:
     def __init__(self, index: _Index) -> None:
         self.ix = index
 
-    def dataset(
-        self, ref: str, relation: str, path: frozenset[str], *, up: bool, down: bool
-    ) -> LineageNode:
+    def dataset(self, ref: str, relation: str, path: _Path, *, up: bool, down: bool) -> LineageNode:
         record = self.ix.datasets.get(ref)
-        if record is None or ref in path:
+        if record is None or ("dataset", ref) in path:
             return LineageNode("dataset", ref, relation, record)
-        path = path | {ref}
+        path = path | {("dataset", ref)}
         children: list[LineageNode] = []
         if up:
             children += [
@@ -173,16 +174,18 @@ class _Builder:
             children += [
                 self.model(m, TRAINED, path, up=False, down=True) for m in self.ix.trained[ref]
             ]
-        children += [self.analysis(a, ANALYSED_BY, path) for a in self.ix.analysed[ref]]
+        children += [
+            self.analysis(a, ANALYSED_BY, path)
+            for a in self.ix.analysed[ref]
+            if ("analysis", a) not in path  # not the analysis whose inputs these are
+        ]
         return LineageNode("dataset", ref, relation, record, tuple(children))
 
-    def model(
-        self, ref: str, relation: str, path: frozenset[str], *, up: bool, down: bool
-    ) -> LineageNode:
+    def model(self, ref: str, relation: str, path: _Path, *, up: bool, down: bool) -> LineageNode:
         record = self.ix.models.get(ref)
-        if record is None or ref in path:
+        if record is None or ("model", ref) in path:
             return LineageNode("model", ref, relation, record)
-        path = path | {ref}
+        path = path | {("model", ref)}
         children: list[LineageNode] = []
         if up:
             children += [
@@ -199,10 +202,11 @@ class _Builder:
             ]
         return LineageNode("model", ref, relation, record, tuple(children))
 
-    def analysis(self, analysis_id: str, relation: str, path: frozenset[str]) -> LineageNode:
+    def analysis(self, analysis_id: str, relation: str, path: _Path) -> LineageNode:
         record = self.ix.analyses.get(analysis_id)
         children: Sequence[LineageNode] = ()
         if record is not None and relation == ROOT:
+            path = path | {("analysis", analysis_id)}
             children = [
                 self.dataset(i.dataset, INPUT, path, up=True, down=False) for i in record.inputs
             ]

@@ -1,0 +1,1 @@
+"""Tests of the registry contracts (datasets, models, analyses) through the public gateway."""

@@ -1,0 +1,1 @@
+"""Tests of `tensorledger.registry`: typed records, reference checks, lineage, add_dataset."""
