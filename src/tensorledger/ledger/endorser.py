@@ -109,6 +109,12 @@ class Endorser:
         """The organisation this peer endorses for."""
         return self.peer.msp_id
 
+    def _resolve(self, name: str) -> ContractChaincode:
+        """The chaincode a contract calls by name (inside an open snapshot)."""
+        if name == LIFECYCLE:
+            raise ContractError("the _lifecycle system chaincode cannot be called by a contract")
+        return self.chaincodes.get(lookup_definition(self.store, name).contract)
+
     def check(self, signed: proposal_pb2.SignedProposal | bytes) -> ParsedProposal:
         """Decode the proposal and check channel, creator signature and replay."""
         proposal = parse_proposal(signed)
@@ -161,6 +167,7 @@ class Endorser:
                 if isinstance(signed, proposal_pb2.SignedProposal)
                 else proposal_pb2.SignedProposal.FromString(signed),
                 read_only=read_only,
+                resolve=self._resolve,
             )
         if result.response.status >= 400:
             return proposal_response_pb2.ProposalResponse(version=1, response=result.response)
@@ -177,7 +184,7 @@ class Endorser:
         return endorse_response(
             proposal,
             result.response,
-            encode_rwset([result.rwset]),
+            encode_rwset(result.rwsets),
             event,
             version,
             self.peer,

@@ -10,13 +10,13 @@ and the argument decoding are exactly what runs on a Fabric peer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Protocol
 
 from fabric_protos.ledger.queryresult import kv_query_result_pb2
-from fabric_protos.peer import chaincode_shim_pb2, proposal_response_pb2
+from fabric_protos.peer import chaincode_pb2, chaincode_shim_pb2, proposal_response_pb2
 from google.protobuf import timestamp_pb2
 
 from tensorledger.errors import ContractError, InvalidRequestError
@@ -63,13 +63,35 @@ class Event:
     payload: bytes
 
 
-class _SimulationHandler:
-    """The peer side of the shim: answers the stub from committed state and records the rwset."""
+#: resolves a chaincode name to its contract, for chaincode-to-chaincode calls
+Resolver = Callable[[str], ContractChaincode]
 
-    def __init__(self, view: StateView, namespace: str, *, read_only: bool) -> None:
+
+class _SimulationHandler:
+    """The peer side of the shim: answers the stub from committed state and records the rwset.
+
+    A handler made for a called chaincode (`callee=True`) may only read: the
+    writes of one transaction stay in the namespace its endorsement policy
+    governs, and the reads it made elsewhere are checked for MVCC conflicts at
+    commit like any other read.
+    """
+
+    def __init__(
+        self,
+        view: StateView,
+        namespace: str,
+        *,
+        read_only: bool,
+        resolve: Resolver | None = None,
+        callee: bool = False,
+    ) -> None:
         self.view = view
         self.rwset = NamespaceRWSet(namespace)
         self.read_only = read_only
+        self.resolve = resolve
+        self.callee = callee
+        #: handlers of the chaincodes this transaction called, by namespace
+        self.called: dict[str, _SimulationHandler] = {}
 
     async def handle_get_state(
         self, collection: str, key: str, channel_id: str, tx_id: str
@@ -84,6 +106,7 @@ class _SimulationHandler:
         self, collection: str, key: str, value: bytes, channel_id: str, tx_id: str
     ) -> None:
         _check_key(key)
+        self._refuse_callee_write(key)
         if not isinstance(value, (bytes, bytearray)):
             raise ContractError(f"value for key {key!r} must be bytes or str")
         if len(value) > MAX_VALUE_BYTES:
@@ -99,7 +122,15 @@ class _SimulationHandler:
         self, collection: str, key: str, channel_id: str, tx_id: str
     ) -> None:
         _check_key(key)
+        self._refuse_callee_write(key)
         self.rwset.writes[key] = None
+
+    def _refuse_callee_write(self, key: str) -> None:
+        if self.callee:
+            raise ContractError(
+                f"chaincode {self.rwset.namespace} was called by another chaincode and may only "
+                f"read (it tried to write {key!r})"
+            )
 
     async def handle_get_state_by_range(
         self,
@@ -146,8 +177,33 @@ class _SimulationHandler:
     async def handle_get_query_result(self, *args: object, **kwargs: object) -> None:
         raise ContractError("rich queries need CouchDB and are not supported")
 
-    async def handle_invoke_chaincode(self, *args: object, **kwargs: object) -> None:
-        raise ContractError("chaincode-to-chaincode calls are not supported")
+    async def handle_invoke_chaincode(
+        self, chaincode_name: str, args: list[bytes | str], channel_id: str, tx_id: str
+    ) -> SimpleNamespace:
+        """Run another chaincode of the same channel, read-only, inside this transaction."""
+        name, _, channel = chaincode_name.partition("/")
+        if channel and channel != channel_id:
+            raise ContractError("chaincode calls across channels are not supported")
+        if self.resolve is None or self.callee:
+            raise ContractError("a called chaincode may not call further chaincodes")
+        if name == self.rwset.namespace:
+            raise ContractError(f"chaincode {name} may not call itself")
+        chaincode = self.resolve(name)
+        handler = self.called.get(name)
+        if handler is None:
+            handler = _SimulationHandler(self.view, name, read_only=True, callee=True)
+            self.called[name] = handler
+        cc_input = chaincode_pb2.ChaincodeInput(
+            args=[a.encode() if isinstance(a, str) else bytes(a) for a in args]
+        )
+        stub = ChaincodeStub(handler, channel_id, tx_id, cc_input, None)
+        surplus = _surplus_arguments(chaincode, cc_input)
+        response = (
+            proposal_response_pb2.Response(status=500, message=surplus)
+            if surplus is not None
+            else run_coroutine(chaincode.invoke(stub))
+        )
+        return SimpleNamespace(payload=response.SerializeToString())
 
 
 def _check_key(key: str) -> None:
@@ -168,6 +224,13 @@ class SimulationResult:
     response: proposal_response_pb2.Response
     rwset: NamespaceRWSet
     event: Event | None
+    #: read sets of the chaincodes the transaction called (reads only)
+    called: tuple[NamespaceRWSet, ...] = ()
+
+    @property
+    def rwsets(self) -> list[NamespaceRWSet]:
+        """Every namespace's read/write set, the invoked chaincode's first."""
+        return [self.rwset, *self.called]
 
 
 def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -219,9 +282,13 @@ def simulate(
     chaincode_input: Any,
     signed_proposal: Any,
     read_only: bool = False,
+    resolve: Resolver | None = None,
 ) -> SimulationResult:
-    """Execute one transaction of `chaincode` against `view`."""
-    handler = _SimulationHandler(view, namespace, read_only=read_only)
+    """Execute one transaction of `chaincode` against `view`.
+
+    `resolve` enables chaincode-to-chaincode calls (`stub.invoke_chaincode`).
+    """
+    handler = _SimulationHandler(view, namespace, read_only=read_only, resolve=resolve)
     try:
         stub = ChaincodeStub(handler, channel, tx_id, chaincode_input, signed_proposal)
     except Exception as exc:  # noqa: BLE001  # the shim raises bare Exception on bad input
@@ -234,4 +301,5 @@ def simulate(
     response = run_coroutine(chaincode.invoke(stub))
     events = stub.get_events()
     event = Event(events[-1].event_name, bytes(events[-1].payload)) if events else None
-    return SimulationResult(response, handler.rwset, event)
+    called = tuple(h.rwset for _, h in sorted(handler.called.items()))
+    return SimulationResult(response, handler.rwset, event, called)
