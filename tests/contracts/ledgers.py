@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,12 @@ class Net:
 def make_net(path: Path, orgs: list[str]) -> Iterator[Net]:
     tl.init(path, orgs=orgs)
     gws = {org: tl.connect(path, identity=org) for org in orgs}
+    # The dataset the model and analysis records name: the contracts check it exists.
+    from tests.contracts.records import dataset
+
+    gws[orgs[0]].network().contract("datasets").submit(
+        "RegisterDataset", json.dumps(dataset("cohort"))
+    )
     try:
         yield Net(path, gws)
     finally:

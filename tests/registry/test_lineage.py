@@ -118,15 +118,16 @@ def test_to_dict_carries_hashes_orgs_and_times(net: Net, story: Story) -> None:
     assert data["hash"] == registry.get_model(net.gws["Org1"], s.model, 1).weights_root
 
 
-def test_unregistered_reference_shows_as_missing(net: Net) -> None:
-    # The models chaincode cannot see the datasets namespace: a client that skips the
-    # registry's checks can name data that does not exist; lineage must say so.
+def test_unregistered_reference_is_refused_on_chain(net: Net) -> None:
+    # A client that skips the registry's own checks still cannot name data that does not
+    # exist: the models chaincode asks the datasets chaincode within the transaction.
     m = uid("rogue")
-    net.contract("Org1", "models").submit("RegisterCheckpoint", js(model(m, datasets=["ghost@9"])))
-    tree = registry.lineage(net.gws["Org1"], m)
-    (ghost,) = tree.children
-    assert (ghost.ref, ghost.missing, ghost.record) == ("ghost@9", True, None)
-    assert ghost.to_dict()["missing"] is True
+    with pytest.raises(tl.ContractError, match="names dataset ghost@9, which does not exist"):
+        net.contract("Org1", "models").submit(
+            "RegisterCheckpoint", js(model(m, datasets=["ghost@9"]))
+        )
+    with pytest.raises(tl.NotFoundError):
+        registry.lineage(net.gws["Org1"], m)
 
 
 def test_ambiguous_and_unknown_names(net: Net) -> None:

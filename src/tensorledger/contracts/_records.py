@@ -376,6 +376,28 @@ async def require_versions(
             )
 
 
+async def registered_dataset(
+    ctx: TransactionContext, record: str, field: str, reference: str
+) -> dict[str, Any]:
+    """The dataset record `reference` names, read from the `datasets` chaincode.
+
+    A chaincode-to-chaincode call: the read joins this transaction's read set,
+    so the decision is checked again at commit like any other read.
+    """
+    parsed = parse_ref(reference)
+    if parsed is None:
+        raise RecordError(f"{record} record: field '{field}' is not 'id@version': {reference!r}")
+    response = await ctx.get_stub().invoke_chaincode(
+        "datasets", ["GetDataset", parsed[0], str(parsed[1])]
+    )
+    if response.status != 200:
+        raise RecordError(
+            f"{record} record: field '{field}' names dataset {reference}, which does not exist"
+        )
+    found: dict[str, Any] = json.loads(bytes(response.payload))
+    return found
+
+
 async def put_version(
     ctx: TransactionContext, kind: str, record: dict[str, Any], event: str
 ) -> str:

@@ -66,10 +66,9 @@ def _key(analysis_id: str) -> str:
 class AnalysisContract(Contract):
     """Analyses by id, written once by any organisation of the channel.
 
-    Input dataset versions live in the `datasets` chaincode's namespace, which
-    this chaincode cannot read without chaincode-to-chaincode calls;
-    `tensorledger.registry` checks the roots against the registry before
-    submitting, and `verify analysis` re-verifies them from the data.
+    Every input names a registered dataset version and carries its root: both
+    are checked through a call to the `datasets` chaincode, and `verify
+    analysis` re-verifies the data itself.
     """
 
     Name = "AnalysisContract"
@@ -82,6 +81,13 @@ class AnalysisContract(Contract):
         """Record an analysis under a new id; returns the stored record JSON."""
         record = parse_analysis(recordJSON)
         r.stamp(ctx, record)
+        for i, item in enumerate(record["inputs"]):
+            dataset = await r.registered_dataset(ctx, KIND, f"inputs[{i}].dataset", item["dataset"])
+            if dataset.get("root") != item["root"]:
+                raise r.RecordError(
+                    f"{LABEL} record: field 'inputs[{i}].root' is not the registered root of "
+                    f"dataset {item['dataset']}"
+                )
         stub = ctx.get_stub()
         key = _key(record["id"])
         if await stub.get_state(key):

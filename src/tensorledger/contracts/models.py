@@ -88,10 +88,9 @@ def parse_model(text: str) -> dict[str, Any]:
 class ModelContract(Contract):
     """Append-only checkpoint versions; only the organisation that registered version 1 adds more.
 
-    The parent checkpoint is checked here (same namespace, read through the
-    stub). Training dataset versions live in the `datasets` chaincode's
-    namespace, which this chaincode cannot read without chaincode-to-chaincode
-    calls; see `tensorledger.registry`, which checks them before submitting.
+    The parent checkpoint is read through the stub (same namespace); the
+    training dataset versions through a call to the `datasets` chaincode, so a
+    checkpoint can only name data that is registered.
     """
 
     Name = "ModelContract"
@@ -107,6 +106,8 @@ class ModelContract(Contract):
         await r.check_next_version(ctx, KIND, LABEL, record["id"], record["version"], creator)
         if record["parent"] is not None:
             await r.require_versions(ctx, KIND, KIND, "parent", [record["parent"]])
+        for i, reference in enumerate(record["datasets"]):
+            await r.registered_dataset(ctx, KIND, f"datasets[{i}]", reference)
         return await r.put_version(ctx, KIND, record, EVENT)
 
     async def GetModel(self, ctx: TransactionContext, modelId: str, version: str) -> str:

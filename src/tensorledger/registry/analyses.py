@@ -1,8 +1,9 @@
 """Recording and reading analyses through the `analyses` chaincode.
 
-Each input's Merkle root is checked against the dataset registry here, before
-submitting, because the `analyses` chaincode cannot read the `datasets`
-namespace; `verify analysis` re-verifies the data itself later.
+Each input's Merkle root is checked against the dataset registry here, so the
+user gets a precise error before anything is sent; the `analyses` chaincode
+checks it again on the ledger (through the `datasets` chaincode), and `verify
+analysis` re-verifies the data itself later.
 """
 
 from __future__ import annotations

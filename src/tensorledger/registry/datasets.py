@@ -97,9 +97,9 @@ def dataset_versions(
 def resolve_dataset(gw: Gateway, ref: str, *, channel: str = DEFAULT_CHANNEL) -> DatasetRecord:
     """The registered version a reference names ('id@v', or a bare id for the newest).
 
-    NotFoundError when there is no such version: this is how records of the
-    other registries check their dataset references before they are sent,
-    because their chaincodes cannot read the `datasets` namespace.
+    NotFoundError when there is no such version: the other registries check
+    their dataset references with it before sending, for a precise error; their
+    chaincodes check again on the ledger.
     """
     try:
         return get_dataset(gw, ref, channel=channel)

@@ -1,8 +1,8 @@
 """Registering and reading model checkpoints through the `models` chaincode.
 
-The training dataset versions are checked here, before submitting, because
-the `models` chaincode cannot read the `datasets` namespace (see the report
-in `ModelContract`); the parent checkpoint is checked by the contract itself.
+The training dataset versions are checked here before submitting, for a
+precise error; the `models` chaincode checks them again on the ledger through
+the `datasets` chaincode, and the parent checkpoint itself.
 """
 
 from __future__ import annotations
