@@ -11,7 +11,6 @@ import importlib
 import threading
 from collections.abc import Callable
 
-from fabric_chaincode_python.fabric_contract_api import ContractChaincode
 from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2
 
 from tensorledger.crypto.msp import MembershipRegistry, SigningIdentity
@@ -32,6 +31,7 @@ from tensorledger.ledger.lifecycle import (
 from tensorledger.ledger.proposal import ParsedProposal, parse_proposal
 from tensorledger.ledger.rwset import encode_rwset
 from tensorledger.ledger.serializer import FastJSONSerializer
+from tensorledger.ledger.shim import ContractChaincode
 from tensorledger.ledger.simulator import simulate
 from tensorledger.ledger.store import ChannelStore
 from tensorledger.ledger.transaction import endorse_response

@@ -13,11 +13,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
-from fabric_chaincode_python.fabric_contract_api import Contract, TransactionContext
-
 from tensorledger.crypto.msp import Identity
 from tensorledger.ledger import policy
 from tensorledger.ledger.config import ChannelConfig
+from tensorledger.ledger.shim import Contract, TransactionContext
 
 LIFECYCLE = "_lifecycle"
 APPROVE = "ApproveChaincodeDefinitionForMyOrg"

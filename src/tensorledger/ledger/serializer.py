@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fabric_chaincode_python.fabric_contract_api import JSONSerializer
+from tensorledger.ledger.shim import JSONSerializer
 
 _STRING = {"type": "string"}
 

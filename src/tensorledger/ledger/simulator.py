@@ -9,7 +9,6 @@ and the argument decoding are exactly what runs on a Fabric peer.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -21,16 +20,8 @@ from google.protobuf import timestamp_pb2
 
 from tensorledger.errors import ContractError, InvalidRequestError
 from tensorledger.ledger.rwset import NamespaceRWSet, RangeRead, Version
+from tensorledger.ledger.shim import ChaincodeStub, ContractChaincode
 from tensorledger.ledger.store import HistoryEntry, StateEntry
-
-_saved_root_level = logging.getLogger().level
-from fabric_chaincode_python.fabric_contract_api import ContractChaincode  # noqa: E402
-from fabric_chaincode_python.fabric_shim.stub import ChaincodeStub  # noqa: E402
-
-# Importing the shim sets the root logger to DEBUG and its stub logs every
-# call at INFO on the "asyncio" logger; neither belongs in a library.
-logging.getLogger().setLevel(_saved_root_level)
-logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 #: Largest value a contract may write to one key (Fabric's default gRPC message cap is 100 MB;
 #: large data belongs in the off-chain blob store, anchored by hash).

@@ -15,6 +15,13 @@ from tensorledger.stats.association import (
     covariance,
 )
 from tensorledger.stats.descriptive import ColumnSummary, Description, describe
+from tensorledger.stats.ledger import (
+    AnalysisCheck,
+    Difference,
+    InputCheck,
+    run_analysis,
+    verify_analysis,
+)
 from tensorledger.stats.linear import INTERCEPT, OLSResult, ols
 from tensorledger.stats.logistic import LogitResult, logit
 from tensorledger.stats.result import StatResult, canonical_json, hash_result
@@ -22,11 +29,14 @@ from tensorledger.stats.twosample import TTestResult, ttest
 
 __all__ = [
     "INTERCEPT",
+    "AnalysisCheck",
     "ColumnSummary",
     "CorrelationMatrix",
     "CovarianceMatrix",
     "Data",
     "Description",
+    "Difference",
+    "InputCheck",
     "LogitResult",
     "OLSResult",
     "StatResult",
@@ -38,5 +48,7 @@ __all__ = [
     "hash_result",
     "logit",
     "ols",
+    "run_analysis",
     "ttest",
+    "verify_analysis",
 ]
