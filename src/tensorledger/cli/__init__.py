@@ -15,7 +15,17 @@ import typer
 from typer.core import TyperGroup
 
 from tensorledger import __version__
-from tensorledger.cli import data, ledger, maintenance, proofs
+from tensorledger.cli import (
+    analyze,
+    audit,
+    data,
+    datasets,
+    ledger,
+    lineage,
+    maintenance,
+    models,
+    proofs,
+)
 from tensorledger.cli._context import Options, report_error
 from tensorledger.errors import TensorLedgerError
 
@@ -124,6 +134,11 @@ ledger.register(app)
 data.register(app)
 proofs.register(app)
 maintenance.register(app)
+datasets.register(app)
+models.register(app)
+analyze.register(app)
+lineage.register(app)
+audit.register(maintenance.verify_app)
 
 
 def main() -> None:

@@ -29,9 +29,21 @@ PANEL = "Maintenance"
 MORE_FINDINGS = 5
 
 
+#: `tensorledger verify`: alone, the ledger check below; other modules add subcommands
+#: to it (`verify analysis`), so it is a group that runs its callback without one
+verify_app = typer.Typer(
+    name="verify",
+    subcommand_metavar="[COMMAND [ARGS]...]",
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the application."""
-    for command in (verify, demo, bench):
+    verify_app.callback(invoke_without_command=True)(verify)
+    app.add_typer(verify_app, rich_help_panel=PANEL)
+    for command in (demo, bench):
         app.command(rich_help_panel=PANEL)(command)
 
 
@@ -47,12 +59,17 @@ def verify(
     Re-hashes the chain, re-checks every signature, endorsement and MVCC
     decision, replays the write sets against world state, history and events,
     and rebuilds the Merkle log and its checkpoints. Names the first thing that
-    differs and exits with code 9 if anything does.
+    differs and exits with code 9 if anything does. With a subcommand, checks
+    that one thing instead, e.g. [bold]verify analysis ID[/bold].
 
-    [bold]Example[/bold]
+    [bold]Examples[/bold]
 
       tensorledger verify --channel mychannel
+
+      tensorledger verify analysis ols-diabetes-v1-0123456789ab
     """
+    if ctx.invoked_subcommand is not None:
+        return
     opts = options(ctx)
     with network(opts) as net:
         chosen = channel or (opts.channel if opts.channel_given else None)
@@ -258,4 +275,4 @@ def bench(
     print_json(results)
 
 
-__all__ = ["bench", "demo", "register", "verify"]
+__all__ = ["bench", "demo", "register", "verify", "verify_app"]
