@@ -25,6 +25,7 @@ from tensorledger import blobs
 from tensorledger.blobs.encryption import NONCE_SIZE, TAG_SIZE
 from tensorledger.errors import ConfigError, IntegrityError, NotFoundError
 from tensorledger.registry import DatasetRecord
+from tensorledger.registry.manifests import checked_manifest
 
 #: called after each chunk with (bytes done, bytes total)
 Progress = Callable[[int, int], None]
@@ -48,23 +49,7 @@ def open_dataset(root: Path, record: DatasetRecord) -> Opened:
     """The version's manifest from the chunk store, refused unless it is the one on the ledger."""
     where = f"dataset {record.id} v{record.version}"
     store = blobs.store_for(root)
-    name = f"{where} manifest"
-    try:
-        manifest = blobs.get_manifest(store, record.manifest)
-    except NotFoundError:
-        raise IntegrityError(name, f"{record.manifest} is missing from the chunk store") from None
-    except IntegrityError as exc:
-        raise IntegrityError(name, exc.detail) from None
-    recorded: dict[str, tuple[object, object]] = {
-        "root": (manifest.root, record.root),
-        "size": (manifest.size, record.size),
-        "media type": (manifest.media_type, record.media_type),
-        "encryption": (manifest.encryption is not None, record.encrypted),
-        "key id": (manifest.key_id, record.key_id),
-    }
-    for field, (found, expected) in recorded.items():
-        if found != expected:
-            raise IntegrityError(name, f"{field} is {found!r}; the ledger records {expected!r}")
+    manifest = checked_manifest(store, record, where)
     return Opened(record, manifest, store)
 
 

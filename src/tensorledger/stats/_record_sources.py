@@ -22,9 +22,10 @@ import numpy.typing as npt
 
 from tensorledger import blobs
 from tensorledger.blobs.encryption import check_key
-from tensorledger.errors import ConfigError, IntegrityError, InvalidRequestError, NotFoundError
+from tensorledger.errors import ConfigError, IntegrityError, InvalidRequestError
 from tensorledger.gateway import Gateway
 from tensorledger.registry import DatasetRecord, resolve_dataset
+from tensorledger.registry.manifests import checked_manifest
 
 #: What `key=` may be: one data key for every encrypted input, or keys by
 #: dataset id (or 'id@v') when an analysis reads several encrypted datasets.
@@ -123,30 +124,6 @@ def open_source(gw: Gateway, ref: str, *, key: KeyArg, channel: str) -> Source:
                 f"(id {manifest.key_id}); ask {record.owner} for the right one"
             )
     return Source(record, manifest, store, data_key)
-
-
-def checked_manifest(store: blobs.ChunkStore, record: DatasetRecord, where: str) -> blobs.Manifest:
-    """The manifest the record names, refused unless it hashes to it and agrees with the chain."""
-    name = f"{where} manifest"
-    try:
-        manifest = blobs.get_manifest(store, record.manifest)
-    except NotFoundError:
-        raise IntegrityError(name, f"{record.manifest} is missing from the chunk store") from None
-    except IntegrityError as exc:
-        raise IntegrityError(name, exc.detail) from None
-    recorded: dict[str, tuple[object, object]] = {
-        "root": (manifest.root, record.root),
-        "size": (manifest.size, record.size),
-        "media type": (manifest.media_type, record.media_type),
-        "encryption": (manifest.encryption is not None, record.encrypted),
-        "key id": (manifest.key_id, record.key_id),
-        "rows": (manifest.metadata.get("rows"), record.rows),
-        "columns": (manifest.metadata.get("columns"), list(record.columns)),
-    }
-    for field, (found, expected) in recorded.items():
-        if found != expected:
-            raise IntegrityError(name, f"{field} is {found!r}; the ledger records {expected!r}")
-    return manifest
 
 
 def _key_for(gw: Gateway, record: DatasetRecord, key: KeyArg, where: str) -> bytes:

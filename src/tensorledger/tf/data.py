@@ -18,12 +18,12 @@ from tensorledger.errors import (
     ConfigError,
     IntegrityError,
     InvalidRequestError,
-    NotFoundError,
     TensorLedgerError,
 )
 from tensorledger.gateway import Gateway
 from tensorledger.ledger.network import DEFAULT_CHANNEL
 from tensorledger.registry import DatasetRecord, resolve_dataset
+from tensorledger.registry.manifests import checked_manifest
 from tensorledger.tf._errors import remember
 from tensorledger.tf._runtime import tensorflow
 
@@ -114,7 +114,7 @@ def open_source(
     record = resolve_dataset(gw, ref, channel=channel)
     where = f"dataset {record.id} v{record.version}"
     store = blobs.store_for(gw.root)
-    manifest = _manifest(store, record, where)
+    manifest = checked_manifest(store, record, where)
     data_key: bytes | None = None
     if manifest.encryption is not None:
         data_key = key if key is not None else blobs.load_key(gw.key_dir, record.id)
@@ -128,31 +128,6 @@ def open_source(
             )
     chosen_features, chosen_label = _columns(record, features, label, where)
     return VerifiedSource(record, manifest, store, data_key, chosen_features, chosen_label)
-
-
-def _manifest(store: blobs.ChunkStore, record: DatasetRecord, where: str) -> blobs.Manifest:
-    """The manifest the record names; refused unless it hashes to it and agrees with the chain."""
-    name = f"{where} manifest"
-    try:
-        manifest = blobs.get_manifest(store, record.manifest)
-    except NotFoundError:
-        raise IntegrityError(name, f"{record.manifest} is missing from the chunk store") from None
-    except IntegrityError as exc:
-        raise IntegrityError(name, exc.detail) from None
-    metadata = manifest.metadata
-    recorded: dict[str, tuple[object, object]] = {
-        "root": (manifest.root, record.root),
-        "size": (manifest.size, record.size),
-        "media type": (manifest.media_type, record.media_type),
-        "encryption": (manifest.encryption is not None, record.encrypted),
-        "key id": (manifest.key_id, record.key_id),
-        "rows": (metadata.get("rows"), record.rows),
-        "columns": (metadata.get("columns"), list(record.columns)),
-    }
-    for field, (found, expected) in recorded.items():
-        if found != expected:
-            raise IntegrityError(name, f"{field} is {found!r}; the ledger records {expected!r}")
-    return manifest
 
 
 def _columns(
