@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/tensorledger bench
+	$(BIN)/pytest -m bench -s -q tests/tf/test_bench.py tests/blobs/test_throughput.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

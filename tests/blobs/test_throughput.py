@@ -36,7 +36,7 @@ def _timed(action: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float
     return time.perf_counter() - start, result
 
 
-@pytest.mark.slow
+@pytest.mark.bench
 def test_add_throughput_against_raw_sha256(tmp_path: Path) -> None:
     data = os.urandom(SIZE)
     source = tmp_path / "data.bin"
