@@ -13,7 +13,6 @@ transaction: a block is committed whole or not at all.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -184,8 +183,3 @@ class Committer:
             "INSERT INTO events(block, tx, chaincode, name, tx_id, payload) VALUES (?,?,?,?,?,?)",
             events,
         )
-
-
-def envelope_digest(envelope: bytes) -> str:
-    """Short hex digest for messages."""
-    return hashlib.sha256(envelope).hexdigest()[:16]

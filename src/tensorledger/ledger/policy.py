@@ -8,6 +8,7 @@ meta policies express (MAJORITY Endorsement, ANY Endorsement).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -196,15 +197,9 @@ def endorsing_orgs(rule: Rule, available: Sequence[str]) -> list[str]:
     """
     orgs = [o for o in dict.fromkeys(p.msp_id for p in principals(rule)) if o in available]
     for size in range(1, len(orgs) + 1):
-        for combo in _combinations(orgs, size):
+        for combo in itertools.combinations(orgs, size):
             if satisfied(rule, [(o, "peer") for o in combo]):
                 return list(combo)
     raise ConfigError(
         f"endorsement policy {rule} cannot be satisfied by organisations {list(available)}"
     )
-
-
-def _combinations(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
-    from itertools import combinations
-
-    return list(combinations(items, size))
