@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $@
 
+# The ledger and training-loss.png are kept in demo-ledger/ to explore afterwards.
 demo: $(STAMP)
-	$(BIN)/tensorledger demo
+	rm -rf demo-ledger
+	$(BIN)/tensorledger demo --dir demo-ledger
+	@echo "explore it: $(BIN)/tensorledger -l demo-ledger/ledger blocks"
 
 test: $(STAMP)
 	$(BIN)/pytest -n $(JOBS) -q
