@@ -8,8 +8,11 @@ only then are its chunks worth reading.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tensorledger import blobs
-from tensorledger.errors import IntegrityError, NotFoundError
+from tensorledger.blobs.encryption import check_key
+from tensorledger.errors import ConfigError, IntegrityError, NotFoundError
 from tensorledger.registry._records import DatasetRecord
 
 
@@ -42,3 +45,30 @@ def checked_manifest(
         if found != expected:
             raise IntegrityError(name, f"{field} is {found!r}; the ledger records {expected!r}")
     return manifest
+
+
+def data_key(
+    manifest: blobs.Manifest,
+    record: DatasetRecord,
+    key: bytes | None,
+    key_dir: Path,
+    where: str | None = None,
+) -> bytes | None:
+    """The key to read an encrypted version with: `key`, else the one kept in `key_dir`.
+
+    None for a plaintext version. ConfigError (not IntegrityError) when no key is
+    at hand or it is not the dataset's: the reader cannot check the data, which
+    says nothing about whether the data is good.
+    """
+    if manifest.encryption is None:
+        return None
+    where = where or dataset_where(record)
+    if key is None:
+        key = blobs.load_key(key_dir, record.id)  # ConfigError naming the missing file
+    given = blobs.key_id(check_key(key))
+    if given != manifest.key_id:
+        raise ConfigError(
+            f"{where}: the key given (id {given}) is not the dataset's key "
+            f"(id {manifest.key_id}); ask {record.owner} for the right one"
+        )
+    return key

@@ -24,7 +24,7 @@ from tensorledger import blobs
 from tensorledger.blobs.encryption import check_key
 from tensorledger.errors import ConfigError, IntegrityError, InvalidRequestError
 from tensorledger.gateway import Gateway
-from tensorledger.registry import DatasetRecord, resolve_dataset
+from tensorledger.registry import DatasetRecord, manifests, resolve_dataset
 from tensorledger.registry.manifests import checked_manifest
 
 #: What `key=` may be: one data key for every encrypted input, or keys by
@@ -114,15 +114,8 @@ def open_source(gw: Gateway, ref: str, *, key: KeyArg, channel: str) -> Source:
     where = f"dataset {record.id} v{record.version}"
     store = blobs.store_for(gw.root)
     manifest = checked_manifest(store, record, where)
-    data_key = None
-    if manifest.encryption is not None:
-        data_key = _key_for(gw, record, key, where)
-        given = blobs.key_id(data_key)
-        if given != manifest.key_id:
-            raise ConfigError(
-                f"{where}: the key given (id {given}) is not the dataset's key "
-                f"(id {manifest.key_id}); ask {record.owner} for the right one"
-            )
+    data_key = _key_for(gw, record, key, where) if manifest.encryption is not None else None
+    data_key = manifests.data_key(manifest, record, data_key, gw.key_dir, where)
     return Source(record, manifest, store, data_key)
 
 

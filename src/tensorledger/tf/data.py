@@ -15,14 +15,13 @@ import numpy as np
 
 from tensorledger import blobs
 from tensorledger.errors import (
-    ConfigError,
     IntegrityError,
     InvalidRequestError,
     TensorLedgerError,
 )
 from tensorledger.gateway import Gateway
 from tensorledger.ledger.network import DEFAULT_CHANNEL
-from tensorledger.registry import DatasetRecord, resolve_dataset
+from tensorledger.registry import DatasetRecord, manifests, resolve_dataset
 from tensorledger.registry.manifests import checked_manifest
 from tensorledger.tf._errors import remember
 from tensorledger.tf._runtime import tensorflow
@@ -115,17 +114,7 @@ def open_source(
     where = f"dataset {record.id} v{record.version}"
     store = blobs.store_for(gw.root)
     manifest = checked_manifest(store, record, where)
-    data_key: bytes | None = None
-    if manifest.encryption is not None:
-        data_key = key if key is not None else blobs.load_key(gw.key_dir, record.id)
-        given = blobs.key_id(data_key)
-        if given != manifest.key_id:
-            # ConfigError, as in tensorledger.stats: the reader cannot check the data,
-            # which says nothing about whether the data is good
-            raise ConfigError(
-                f"{where}: the key given (id {given}) is not the dataset's key "
-                f"(id {manifest.key_id}); ask {record.owner} for the right one"
-            )
+    data_key = manifests.data_key(manifest, record, key, gw.key_dir, where)
     chosen_features, chosen_label = _columns(record, features, label, where)
     return VerifiedSource(record, manifest, store, data_key, chosen_features, chosen_label)
 
