@@ -24,6 +24,7 @@ from tensorledger.cli import (
     lineage,
     maintenance,
     models,
+    privacy,
     proofs,
 )
 from tensorledger.cli._context import Options, report_error
@@ -138,6 +139,7 @@ datasets.register(app)
 models.register(app)
 analyze.register(app)
 lineage.register(app)
+privacy.register(app)
 audit.register(maintenance.verify_app)
 
 

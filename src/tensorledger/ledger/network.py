@@ -74,6 +74,8 @@ DEFAULT_CONTRACTS = (
     ContractSpec("datasets", "tensorledger.contracts.datasets:DatasetContract"),
     ContractSpec("models", "tensorledger.contracts.models:ModelContract"),
     ContractSpec("analyses", "tensorledger.contracts.analyses:AnalysisContract"),
+    ContractSpec("secagg", "tensorledger.contracts.secagg:SecureAggregationContract"),
+    ContractSpec("budgets", "tensorledger.contracts.budgets:PrivacyBudgetContract"),
 )
 ORDERER = OrgInfo("Orderer", "OrdererMSP", "example.com")
 
