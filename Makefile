@@ -3,15 +3,16 @@
 #   make test   the whole test suite (fast and slow trials)
 #   make bench  benchmarks, JSON on stdout
 #   make lint   ruff + mypy
+#   make fabric build Hyperledger Fabric (peer, orderer, configtxgen) for the Fabric tests
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS ?= dev,tf
+EXTRAS ?= dev,tf,federated,server,fabric
 JOBS   ?= 2
 
-.PHONY: all venv demo test test-fast bench lint format clean
+.PHONY: all venv demo test test-fast bench lint format clean fabric
 
 all: test
 
@@ -30,7 +31,12 @@ demo: $(STAMP)
 	$(BIN)/tensorledger demo --dir demo-ledger
 	@echo "explore it: $(BIN)/tensorledger -l demo-ledger/ledger blocks"
 
-test: $(STAMP)
+# Builds Hyperledger Fabric 2.1.1 from Go source into ~/.cache once (needs `go`);
+# later runs only check the stamp. The Fabric tests (marker `fabric`) use it.
+fabric: $(STAMP)
+	$(BIN)/tensorledger fabric install
+
+test: $(STAMP) fabric
 	$(BIN)/pytest -n $(JOBS) -q
 
 test-fast: $(STAMP)
