@@ -20,6 +20,7 @@ from tensorledger.cli import (
     audit,
     data,
     datasets,
+    fabric,
     ledger,
     lineage,
     maintenance,
@@ -140,6 +141,7 @@ models.register(app)
 analyze.register(app)
 lineage.register(app)
 privacy.register(app)
+fabric.register(app)
 audit.register(maintenance.verify_app)
 
 

@@ -1,0 +1,103 @@
+module tlfabricbuild
+
+go 1.26
+
+require (
+	code.cloudfoundry.org/clock v1.0.0
+	github.com/Azure/go-ansiterm v0.0.0-20170929234023-d6e3b3328b78
+	github.com/BurntSushi/toml v0.3.1
+	github.com/DataDog/zstd v1.4.0
+	github.com/Knetic/govaluate v3.0.0+incompatible
+	github.com/Microsoft/go-winio v0.4.12
+	github.com/Microsoft/hcsshim v0.8.6
+	github.com/Shopify/sarama v1.20.1
+	github.com/VictoriaMetrics/fastcache v1.4.6
+	github.com/alecthomas/template v0.0.0-20160405071501-a0175ee3bccc
+	github.com/alecthomas/units v0.0.0-20151022065526-2efee857e7cf
+	github.com/beorn7/perks v1.0.1
+	github.com/cespare/xxhash/v2 v2.1.0
+	github.com/containerd/continuity v0.0.0-20190426062206-aaeac12a7ffc
+	github.com/coreos/go-systemd v0.0.0-20190620071333-e64a0ec8b42a
+	github.com/coreos/pkg v0.0.0-20180108230652-97fdf19511ea
+	github.com/davecgh/go-spew v1.1.1
+	github.com/docker/distribution v2.7.1+incompatible
+	github.com/docker/docker v1.4.2-0.20190628135806-70f67c6240bb
+	github.com/docker/go-connections v0.4.0
+	github.com/docker/go-units v0.4.0
+	github.com/dustin/go-humanize v1.0.0
+	github.com/eapache/go-resiliency v1.2.0
+	github.com/eapache/go-xerial-snappy v0.0.0-20180814174437-776d5712da21
+	github.com/eapache/queue v1.1.0
+	github.com/fsouza/go-dockerclient v1.4.1
+	github.com/go-kit/kit v0.8.0
+	github.com/go-logfmt/logfmt v0.4.0
+	github.com/go-stack/stack v1.8.0
+	github.com/gogo/protobuf v1.2.1
+	github.com/golang/protobuf v1.3.3
+	github.com/golang/snappy v0.0.1
+	github.com/gorilla/handlers v1.4.0
+	github.com/gorilla/mux v1.7.2
+	github.com/grpc-ecosystem/go-grpc-middleware v1.1.0
+	github.com/hashicorp/go-version v1.2.0
+	github.com/hpcloud/tail v1.0.0
+	github.com/hyperledger/fabric v2.1.1+incompatible
+	github.com/hyperledger/fabric-amcl v0.0.0-20200128223036-d1aa2665426a
+	github.com/hyperledger/fabric-chaincode-go v0.0.0-20200128192331-2d899240a7ed
+	github.com/hyperledger/fabric-lib-go v1.0.0
+	github.com/hyperledger/fabric-protos-go v0.0.0-20200326212758-d7d9b8e1fcde
+	github.com/ijc/Gotty v0.0.0-20170406111628-a8b993ba6abd
+	github.com/inconshreveable/mousetrap v1.0.0
+	github.com/konsorten/go-windows-terminal-sequences v1.0.2
+	github.com/kr/logfmt v0.0.0-20140226030751-b84e30acd515
+	github.com/kr/pretty v0.2.0
+	github.com/kr/text v0.1.0
+	github.com/magiconair/properties v1.8.1
+	github.com/mattn/go-runewidth v0.0.4
+	github.com/matttproud/golang_protobuf_extensions v1.0.1
+	github.com/miekg/pkcs11 v1.0.3
+	github.com/mitchellh/mapstructure v1.1.2
+	github.com/onsi/ginkgo v1.8.0
+	github.com/onsi/gomega v1.9.0
+	github.com/opencontainers/go-digest v1.0.0-rc1
+	github.com/opencontainers/image-spec v1.0.1
+	github.com/opencontainers/runc v1.0.0-rc8
+	github.com/pierrec/lz4 v2.5.0+incompatible
+	github.com/pkg/errors v0.8.1
+	github.com/pmezard/go-difflib v1.0.0
+	github.com/prometheus/client_golang v1.1.0
+	github.com/prometheus/client_model v0.0.0-20190812154241-14fe0d1b01d4
+	github.com/prometheus/common v0.6.0
+	github.com/prometheus/procfs v0.0.3
+	github.com/rcrowley/go-metrics v0.0.0-20181016184325-3113b8401b8a
+	github.com/sirupsen/logrus v1.4.2
+	github.com/spf13/cast v1.3.0
+	github.com/spf13/cobra v0.0.5
+	github.com/spf13/jwalterweatherman v1.1.0
+	github.com/spf13/pflag v1.0.3
+	github.com/spf13/viper v1.3.2
+	github.com/stretchr/objx v0.1.1
+	github.com/stretchr/testify v1.5.1
+	github.com/sykesm/zap-logfmt v0.0.2
+	github.com/syndtr/goleveldb v1.0.1-0.20190625010220-02440ea7a285
+	github.com/tedsuo/ifrit v0.0.0-20180802180643-bea94bb476cc
+	github.com/willf/bitset v1.1.10
+	go.etcd.io/etcd v0.0.0-20181228115726-23731bf9ba55
+	go.uber.org/atomic v1.6.0
+	go.uber.org/multierr v1.5.0
+	go.uber.org/zap v1.14.1
+	golang.org/x/crypto v0.0.0-20200221231518-2aa609cf4a9d
+	golang.org/x/net v0.0.0-20190620200207-3b0461eec859
+	golang.org/x/sys v0.0.0-20190801041406-cbf593c0f2f3
+	golang.org/x/text v0.3.2
+	golang.org/x/xerrors v0.0.0-20191204190536-9bdfabe68543
+	google.golang.org/genproto v0.0.0-20190819201941-24fa4b261c55
+	google.golang.org/grpc v1.28.0
+	gopkg.in/alecthomas/kingpin.v2 v2.2.6
+	gopkg.in/cheggaaa/pb.v1 v1.0.28
+	gopkg.in/fsnotify.v1 v1.4.7
+	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7
+	gopkg.in/yaml.v2 v2.2.4
+)
+
+// Fabric v2.1.1 Gopkg.lock pins this 2015 viper commit; cobra v0.0.5 would otherwise pull v1.3.2 via MVS.
+replace github.com/spf13/viper => github.com/spf13/viper v0.0.0-20150908122457-1967d93db724
