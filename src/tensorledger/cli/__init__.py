@@ -27,6 +27,7 @@ from tensorledger.cli import (
     models,
     privacy,
     proofs,
+    serve,
 )
 from tensorledger.cli._context import Options, report_error
 from tensorledger.errors import TensorLedgerError
@@ -142,6 +143,7 @@ analyze.register(app)
 lineage.register(app)
 privacy.register(app)
 fabric.register(app)
+serve.register(app)
 audit.register(maintenance.verify_app)
 
 

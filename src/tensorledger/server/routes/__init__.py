@@ -1,0 +1,4 @@
+"""The API's routes, one module per area.
+
+service, chain, registries, federated, lineage, proofs, contracts; each an `APIRouter`.
+"""
