@@ -21,6 +21,7 @@ from tensorledger.cli import (
     data,
     datasets,
     fabric,
+    jobs,
     ledger,
     lineage,
     maintenance,
@@ -141,6 +142,7 @@ datasets.register(app)
 models.register(app)
 analyze.register(app)
 lineage.register(app)
+jobs.register(app)
 privacy.register(app)
 fabric.register(app)
 serve.register(app)

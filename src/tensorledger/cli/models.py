@@ -194,8 +194,41 @@ def verify(ctx: typer.Context, ref: Ref, as_json: JsonFlag = False) -> None:
     )
 
 
+@app.command()
+def promote(
+    ctx: typer.Context,
+    ref: Ref,
+    job: Annotated[str, typer.Option("--job", "-j", help="The training job that produced it.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Deploy a checkpoint a federated job produced, once the ledger holds its whole lineage.
+
+    The [bold]governance[/bold] contract refuses, naming the first gap, unless the
+    job is running, every round is recorded, the checkpoint's weights root is the
+    last round's global model, its datasets are the job's and its metric meets
+    the job's threshold.
+
+    [bold]Example[/bold]
+
+      tensorledger model promote cancer-net@3 --job job-1
+    """
+    from tensorledger import governance
+
+    opts = options(ctx)
+    with gateway(opts) as gw:
+        deployment = governance.promote_model(gw, job, ref, channel=opts.channel)
+    if as_json:
+        print_json(deployment.to_dict())
+        return
+    console.print(
+        f"[green]deployed[/green] model {deployment.model} from job {deployment.job} "
+        f"({deployment.threshold_metric} = {deployment.value:g} ≥ {deployment.threshold_min:g}, "
+        f"weights root {short(deployment.weights_root)})"
+    )
+
+
 def _metrics(record: ModelRecord) -> str:
     return ", ".join(f"{k}={v:.4g}" for k, v in sorted(record.metrics.items()))
 
 
-__all__ = ["app", "list_", "register", "show", "verify"]
+__all__ = ["app", "list_", "promote", "register", "show", "verify"]

@@ -76,6 +76,8 @@ DEFAULT_CONTRACTS = (
     ContractSpec("analyses", "tensorledger.contracts.analyses:AnalysisContract"),
     ContractSpec("secagg", "tensorledger.contracts.secagg:SecureAggregationContract"),
     ContractSpec("budgets", "tensorledger.contracts.budgets:PrivacyBudgetContract"),
+    ContractSpec("governance", "tensorledger.contracts.governance:GovernanceContract"),
+    ContractSpec("rounds", "tensorledger.contracts.rounds:RoundContract"),
 )
 ORDERER = OrgInfo("Orderer", "OrdererMSP", "example.com")
 
