@@ -21,6 +21,7 @@ from tensorledger.cli import (
     data,
     datasets,
     fabric,
+    federated,
     jobs,
     ledger,
     lineage,
@@ -147,6 +148,7 @@ privacy.register(app)
 fabric.register(app)
 serve.register(app)
 audit.register(maintenance.verify_app)
+federated.register(app, maintenance.verify_app)
 
 
 def main() -> None:
