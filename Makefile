@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 EXTRAS ?= dev,tf,federated,server,fabric
 JOBS   ?= 2
 
-.PHONY: all venv demo test test-fast bench lint format clean fabric
+.PHONY: browser all venv demo test test-fast bench lint format clean fabric
 
 all: test
 
@@ -36,7 +36,11 @@ demo: $(STAMP)
 fabric: $(STAMP)
 	$(BIN)/tensorledger fabric install
 
-test: $(STAMP) fabric
+# Debian's Chromium and Playwright for the browser tests (idempotent; needs root once).
+browser: $(STAMP)
+	VENV_BIN=$(BIN) bash scripts/install-browser.sh
+
+test: $(STAMP) fabric browser
 	$(BIN)/pytest -n $(JOBS) -q
 
 test-fast: $(STAMP)
@@ -44,7 +48,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/tensorledger bench
-	$(BIN)/pytest -m bench -s -q tests/tf/test_bench.py tests/blobs/test_throughput.py
+	$(BIN)/pytest -m bench -s -q tests/tf/test_bench.py tests/blobs/test_throughput.py tests/server/test_bench.py tests/federated/test_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

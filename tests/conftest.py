@@ -8,6 +8,9 @@ import pytest
 
 import tensorledger as tl
 
+# The abstract contract suite is imported by backend test modules: show its assertion details.
+pytest.register_assert_rewrite("tests.contract_suite")
+
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:

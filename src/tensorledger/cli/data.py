@@ -96,7 +96,7 @@ def delete(ctx: typer.Context, data_id: DataId, as_json: JsonFlag = False) -> No
 def history(ctx: typer.Context, data_id: DataId, as_json: JsonFlag = False) -> None:
     """Show every committed change of a record: transaction, time, value or deletion.
 
-    Fabric's key history, oldest first; it survives `delete`.
+    Fabric's key history, newest first; it survives `delete`.
 
     [bold]Example[/bold]
 

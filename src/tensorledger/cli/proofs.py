@@ -22,6 +22,7 @@ from tensorledger.cli._context import (
 )
 from tensorledger.crypto.checkpoint import parse_checkpoint
 from tensorledger.errors import ConfigError, InvalidRequestError
+from tensorledger.ledger.fabric_proof import FabricBlockProof
 from tensorledger.ledger.proof import ConsistencyProof, TransactionProof
 
 PANEL = "Proofs"
@@ -81,6 +82,13 @@ def prove(
         write_output(out, text + "\n")
     if as_json:
         typer.echo(text)
+        return
+    if isinstance(proof, FabricBlockProof):  # the fabric backend proves by a signed block
+        console.print(
+            f"[green]Proven[/green]: transaction {proof.tx_id} is in orderer-signed block "
+            f"{proof.block_number} of {proof.channel}",
+            soft_wrap=True,
+        )
         return
     cp = parse_checkpoint(proof.checkpoint).checkpoint
     # soft_wrap: ids, hashes and keys are printed whole, for copying, whatever the width.

@@ -19,7 +19,6 @@ from tensorledger.server.tokens import SCOPES, Scope, TokenStore
 
 serve_app = typer.Typer(
     name="serve",
-    help="Serve the REST API and web explorer over the ledger (needs the [server] extra).",
     rich_markup_mode="rich",
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,7 +50,17 @@ def serve(
         str | None, typer.Option(help="Allow this one origin cross-site (CORS is off otherwise).")
     ] = None,
 ) -> None:
-    """Serve the API at /api/v1 and the explorer at / until Ctrl-C."""
+    r"""Serve the REST API (/api/v1) and the web explorer (/) over the ledger until Ctrl-C.
+
+    Needs the \[server] extra. Every request acts as the identity of its API
+    token (see [bold]serve token add[/bold]); reads need a token too unless
+    --public-read is given. The OpenAPI spec is at /api/v1/openapi.json.
+
+    [bold]Example[/bold]
+
+      tensorledger -l ./ledger serve token add --identity Org1 --scope write --expires 30d
+      tensorledger -l ./ledger serve --port 8600
+    """
     if ctx.invoked_subcommand is not None:
         return
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:

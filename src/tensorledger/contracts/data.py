@@ -39,7 +39,10 @@ class DataContract(Contract):
         return f"Data with ID {dataID} deleted successfully."
 
     async def history(self, ctx: TransactionContext, dataID: str) -> str:
-        """Every committed change of `dataID` as JSON: tx id, value, delete flag, time."""
+        """Every committed change of `dataID` as JSON (tx id, value, delete, time), newest first.
+
+        The order is the peer's: Fabric 2.x returns a key's history newest first.
+        """
         changes = []
         async for mod in await ctx.get_stub().get_history_for_key(dataID):
             changes.append(

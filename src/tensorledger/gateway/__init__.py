@@ -11,8 +11,10 @@ from pathlib import Path
 from types import TracebackType
 
 from tensorledger.errors import ConfigError
+from tensorledger.gateway import _fabric_profile
 from tensorledger.gateway._backend import Backend, ChaincodeEvent
 from tensorledger.ledger.channel import SubmitResult
+from tensorledger.ledger.fabric_proof import FabricBlockProof
 from tensorledger.ledger.network import DEFAULT_CHANNEL
 from tensorledger.ledger.proof import ConsistencyProof, TransactionProof
 
@@ -94,8 +96,12 @@ class Network:
         """The orderer's key that signs this channel's checkpoints (note verifier key)."""
         return self._backend.verifier_key(self.name)
 
-    def prove(self, tx_id: str) -> TransactionProof:
-        """Offline proof that the transaction is in the ledger, checked before it is returned."""
+    def prove(self, tx_id: str) -> TransactionProof | FabricBlockProof:
+        """Offline proof that the transaction is in the ledger, checked before it is returned.
+
+        A Merkle-log `TransactionProof` on the embedded backend; an orderer-signed
+        block with its chain link, `FabricBlockProof`, on Fabric.
+        """
         proof = self._backend.prove(self.name, tx_id)
         proof.verify(self.verifier_key())
         return proof
@@ -141,7 +147,9 @@ class Gateway:
         """A channel of the ledger."""
         return Network(self._backend, channel)
 
-    def prove(self, tx_id: str, channel: str = DEFAULT_CHANNEL) -> TransactionProof:
+    def prove(
+        self, tx_id: str, channel: str = DEFAULT_CHANNEL
+    ) -> TransactionProof | FabricBlockProof:
         """Shortcut for `network(channel).prove(tx_id)`."""
         return self.network(channel).prove(tx_id)
 
@@ -162,11 +170,19 @@ class Gateway:
 
 
 def connect(target: str | Path, identity: str = "Org1", *, backend: str = "auto") -> Gateway:
-    """Connect to a ledger: a directory made by `tensorledger init` (embedded backend).
+    """Connect to a ledger: an embedded ledger directory, or a Fabric network's profile.
+
+    The embedded backend opens a directory made by `tensorledger init`; the
+    `fabric` backend reads a connection profile (`network.json` written by
+    `tensorledger fabric up`, or the directory holding it).
 
     `identity` is 'Org1' (its User1), 'Org1/Admin' or 'User1@org1.example.com'.
     """
     path = Path(target)
+    if backend == "fabric" or (backend == "auto" and _fabric_profile.is_profile(path)):
+        from tensorledger.gateway._fabric import FabricBackend
+
+        return Gateway(FabricBackend(path, identity))
     if backend in ("auto", "embedded") and (path.is_dir() or backend == "embedded"):
         from tensorledger.gateway._embedded import EmbeddedBackend
 
@@ -175,8 +191,8 @@ def connect(target: str | Path, identity: str = "Org1", *, backend: str = "auto"
         raise ConfigError(
             f"{target}: no ledger there; create one with `tensorledger init {target}`"
         )
-    if backend in ("auto", "fabric"):
-        raise ConfigError(f"{target}: not a ledger directory, and the Fabric backend is not built")
+    if backend == "auto":
+        raise ConfigError(f"{target}: neither a ledger directory nor a Fabric network.json")
     raise ConfigError(f"unknown backend {backend!r}: use 'embedded', 'fabric' or 'auto'")
 
 

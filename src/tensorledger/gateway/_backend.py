@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tensorledger.ledger.channel import SubmitResult
+from tensorledger.ledger.fabric_proof import FabricBlockProof
 from tensorledger.ledger.proof import ConsistencyProof, TransactionProof
 
 
@@ -58,7 +59,7 @@ class Backend(Protocol):
         """Chaincode events from `start_block` on, waiting for new ones up to `timeout` seconds."""
         ...
 
-    def prove(self, channel: str, tx_id: str) -> TransactionProof:
+    def prove(self, channel: str, tx_id: str) -> TransactionProof | FabricBlockProof:
         """An offline-verifiable inclusion proof of a transaction."""
         ...
 

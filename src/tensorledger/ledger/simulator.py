@@ -147,9 +147,10 @@ class _SimulationHandler:
         self, key: str, channel_id: str, tx_id: str
     ) -> SimpleNamespace:
         # History queries are not re-validated at commit (as in Fabric), so they are fit
-        # for queries, not for decisions that write state.
+        # for queries, not for decisions that write state. Newest first, as Fabric 2.x's
+        # history query executor returns them (core/ledger/kvledger/history).
         response = chaincode_shim_pb2.QueryResponse(has_more=False, id="")
-        for h in self.view.history(self.rwset.namespace, key):
+        for h in reversed(self.view.history(self.rwset.namespace, key)):
             mod = kv_query_result_pb2.KeyModification(
                 tx_id=h.tx_id,
                 value=h.value,
