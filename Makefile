@@ -41,7 +41,7 @@ browser: $(STAMP)
 	VENV_BIN=$(BIN) bash scripts/install-browser.sh
 
 test: $(STAMP) fabric browser
-	$(BIN)/pytest -n $(JOBS) -q
+	TENSORLEDGER_NO_SKIP=1 $(BIN)/pytest -n $(JOBS) -q
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -n $(JOBS) -q -m "not slow"
