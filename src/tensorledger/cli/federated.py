@@ -95,6 +95,10 @@ def run(
     (every chunk verified) and trains the built-in tabular model; the first
     organisation aggregates and records the rounds. A job still proposed is
     started first, which the contract allows only once every approver approved.
+
+    [bold]Example[/bold]
+
+      tensorledger fl run job-1 -d Org1=cancer-a@1 -d Org2=cancer-b@1 --label target
     """
     opts = options(ctx)
     sources = parse_pairs(data, "--data")
@@ -174,7 +178,12 @@ def run(
 
 @app.command("status")
 def status(ctx: typer.Context, job_id: Job, as_json: JsonFlag = False) -> None:
-    """Show a job and its recorded rounds: clients, digests, metrics."""
+    """Show a job and its recorded rounds: clients, digests, metrics.
+
+    [bold]Example[/bold]
+
+      tensorledger fl status job-1
+    """
     from tensorledger import governance
 
     opts = options(ctx)
@@ -246,6 +255,10 @@ def verify_round(
 
     Exits 9, naming the client, the global model or the chain, if anything
     differs from the ledger. Loads TensorFlow, so it takes a few seconds.
+
+    [bold]Example[/bold]
+
+      tensorledger -i Org2 verify round job-1 3
     """
     _quiet()
     from tensorledger.federated import verify_round as check
@@ -260,7 +273,12 @@ def verify_round(
 
 
 def verify_job(ctx: typer.Context, job_id: Job, as_json: JsonFlag = False) -> None:
-    """Re-verify every recorded round of a job, in order; exits 9 at the first difference."""
+    """Re-verify every recorded round of a job, in order; exits 9 at the first difference.
+
+    [bold]Example[/bold]
+
+      tensorledger -i Org3 verify job job-1
+    """
     _quiet()
     from tensorledger.federated import verify_job as check
 

@@ -89,7 +89,12 @@ def add(
         str, typer.Option(help="Lifetime ('30d', '12h', '2w') or an RFC 3339 time.")
     ] = "30d",
 ) -> None:
-    """Issue a token and print it once; only its SHA-256 is kept."""
+    """Issue a token and print it once; only its SHA-256 is kept.
+
+    [bold]Example[/bold]
+
+      tensorledger serve token add --identity Org2 --scope read --expires 12h
+    """
     opts = options(ctx)
     if scope not in SCOPES:
         raise ConfigError(f"--scope must be 'read' or 'write', not {scope!r}")
@@ -110,7 +115,12 @@ def add(
 
 @token_app.command("ls")
 def ls(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """List tokens (ids, identities, scopes, expiry; never the tokens)."""
+    """List tokens (ids, identities, scopes, expiry; never the tokens).
+
+    [bold]Example[/bold]
+
+      tensorledger serve token ls --json
+    """
     entries = TokenStore.for_ledger(options(ctx).ledger).entries()
     if as_json:
         print_json(
@@ -135,6 +145,11 @@ def ls(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 
 @token_app.command("revoke")
 def revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Revoke a token by id; a running server refuses it from its next request."""
+    """Revoke a token by id; a running server refuses it from its next request.
+
+    [bold]Example[/bold]
+
+      tensorledger serve token revoke 3f9a2c
+    """
     entry = TokenStore.for_ledger(options(ctx).ledger).revoke(token_id)
     console.print(f"revoked {entry.id} ({entry.identity}, {entry.scope})")
