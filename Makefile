@@ -33,8 +33,9 @@ demo: $(STAMP)
 
 # Builds Hyperledger Fabric 2.1.1 from Go source into ~/.cache once (needs `go`);
 # later runs only check the stamp. The Fabric tests (marker `fabric`) use it.
+# It also `npm ci`s the Node.js DataContract (chaincode/node-datacontract) into that cache, once.
 fabric: $(STAMP)
-	$(BIN)/tensorledger fabric install
+	$(BIN)/tensorledger fabric install --node-chaincode
 
 # Debian's Chromium and Playwright for the browser tests (idempotent; needs root once).
 browser: $(STAMP)
@@ -48,6 +49,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/tensorledger bench
+	$(BIN)/tensorledger bench --fabric
 	$(BIN)/pytest -m bench -s -q tests/tf/test_bench.py tests/blobs/test_throughput.py tests/server/test_bench.py tests/federated/test_bench.py
 
 lint: $(STAMP)

@@ -44,3 +44,18 @@ def fabric_net(fabric: Installation, tmp_path_factory: pytest.TempPathFactory) -
         yield directory
     finally:
         network.down(directory)
+
+
+@pytest.fixture(scope="module")
+def fabric_node_net(
+    fabric: Installation, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """A running two-organisation network with the Python and the Node.js DataContract."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("the Node chaincode needs `node` and `npm` on PATH")
+    directory = tmp_path_factory.mktemp("fabric-node") / "net"
+    bring_up(directory, fabric, node_chaincode=True)
+    try:
+        yield directory
+    finally:
+        network.down(directory)

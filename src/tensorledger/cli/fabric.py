@@ -16,6 +16,7 @@ from tensorledger.cli._context import console, err_console, print_json
 from tensorledger.cli._views import JsonFlag, group
 from tensorledger.fabric import install as fabric_install
 from tensorledger.fabric import network
+from tensorledger.fabric import node_chaincode as node_chaincode_module
 from tensorledger.ledger.network import DEFAULT_CONTRACTS
 
 PANEL = "Real Hyperledger Fabric"
@@ -62,11 +63,22 @@ def install(
             show_default=False,
         ),
     ] = None,
+    node_chaincode: Annotated[
+        bool,
+        typer.Option(
+            "--node-chaincode",
+            help="Also `npm ci` the Node.js DataContract into the cache (once; needs npm).",
+        ),
+    ] = False,
 ) -> None:
     """Build Fabric's peer, orderer and configtxgen from Go source (once; needs `go`)."""
     with err_console.status("building Fabric (about a minute the first time)"):
         done = fabric_install.install(cache_dir, progress=_progress(time.monotonic()))
     console.print(f"Fabric {fabric_install.FABRIC_VERSION} binaries in [bold]{done.bin_dir}[/bold]")
+    if node_chaincode:
+        with err_console.status("installing the Node chaincode's npm packages"):
+            prepared = node_chaincode_module.prepare(done)
+        console.print(f"Node chaincode ready in [bold]{prepared}[/bold]")
 
 
 @app.command()
@@ -88,6 +100,13 @@ def up(
         int | None,
         typer.Option("--base-port", help="Use consecutive ports from here; default: free ones."),
     ] = None,
+    node_chaincode: Annotated[
+        bool,
+        typer.Option(
+            "--node-chaincode",
+            help="Also deploy the seed's Node.js DataContract as datacontract-node (needs npm).",
+        ),
+    ] = False,
 ) -> None:
     """Start an orderer and one peer per organisation, and deploy every contract."""
     started = time.monotonic()
@@ -98,6 +117,7 @@ def up(
         DEFAULT_CONTRACTS,
         policy=policy,
         base_port=base_port,
+        node_chaincode=node_chaincode,
         progress=_progress(started),
     )
     console.print(

@@ -1,8 +1,9 @@
 """Deploying contracts as external chaincode services: package, serve, install, approve, commit.
 
 Each contract gets its own ``python -m tensorledger.fabric.chaincode``
-server; its package holds only metadata.json (type "ccaas") and a
-connection.json naming that server. The lifecycle steps of all contracts run
+server (the Node DataContract: ``fabric-chaincode-node server``); its
+package holds only metadata.json (type "ccaas") and a connection.json
+naming that server. The lifecycle steps of all contracts run
 side by side, so their approvals and commits share the orderer's blocks.
 """
 
@@ -12,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import sys
 import tarfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from tensorledger.errors import ConfigError
 from tensorledger.fabric import process
 from tensorledger.fabric.builder import PACKAGE_TYPE
+from tensorledger.fabric.node_chaincode import server_command
 from tensorledger.fabric.peercli import PeerCLI, PeerOrg
 from tensorledger.fabric.process import HOST, ProcessInfo
 from tensorledger.ledger import policy as policies
@@ -116,10 +117,7 @@ def deploy(
     servers = [
         start(
             f"chaincode {c.spec.name}",
-            [
-                *(sys.executable, "-m", "tensorledger.fabric.chaincode", c.spec.contract),
-                *("--address", c.address, "--id", c.package_id),
-            ],
+            server_command(c.spec.contract, c.address, c.package_id),
             Path(f"chaincode-{c.spec.name}.log"),
         )
         for c in planned

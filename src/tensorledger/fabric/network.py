@@ -4,7 +4,8 @@
 channel's genesis block, starts one Raft orderer and one peer per
 organisation on free loopback ports (TLS everywhere), creates and joins the
 channel, and deploys each contract as an external chaincode service: one
-``python -m tensorledger.fabric.chaincode`` server per contract, installed,
+``python -m tensorledger.fabric.chaincode`` server per contract (and, when
+asked, the Node.js DataContract as ``datacontract-node``), installed,
 approved by every organisation and committed. ``network.json`` is the
 connection profile; it also records every pid so `down` stops exactly those.
 
@@ -38,6 +39,7 @@ from typing import Any
 from tensorledger.crypto.cryptogen import generate_orderer_org, generate_org
 from tensorledger.errors import ConfigError, NotFoundError, UnavailableError
 from tensorledger.fabric import config as cfg
+from tensorledger.fabric import node_chaincode as node_cc
 from tensorledger.fabric import nodes, process
 from tensorledger.fabric.builder import write_builder
 from tensorledger.fabric.deploy import chaincode_env, deploy, signature_policy
@@ -136,6 +138,7 @@ def up(
     *,
     policy: str | None = None,
     base_port: int | None = None,
+    node_chaincode: bool = False,
     fabric: Installation | None = None,
     progress: Progress = _quiet,
 ) -> dict[str, Any]:
@@ -144,8 +147,10 @@ def up(
     `policy` overrides every contract's endorsement policy (MAJORITY, ANY or a
     signature policy such as ``AND('Org1MSP.peer','Org2MSP.peer')``). Ports
     are chosen free, or consecutive from `base_port` (ConfigError naming any
-    that is taken). Fails with the log's tail of any process that does not
-    come up; everything started by then is stopped again.
+    that is taken). `node_chaincode` also deploys the seed's Node.js
+    DataContract as ``datacontract-node`` (its npm packages installed into
+    the Fabric cache on first use). Fails with the log's tail of any process
+    that does not come up; everything started by then is stopped again.
     """
     if not 1 <= orgs <= 16:
         raise ConfigError(f"--orgs must be between 1 and 16, not {orgs}")
@@ -157,6 +162,9 @@ def up(
     fabric = fabric or find_installation()
     for name in ("peer", "orderer", "configtxgen"):
         fabric.binary(name)
+    if node_chaincode:
+        progress("preparing the Node chaincode (npm ci on first use)")
+        contracts = [*contracts, node_cc.spec(node_cc.prepare(fabric))]
     infos = [OrgInfo.for_name(f"Org{i}") for i in range(1, orgs + 1)]
     msp_ids = [i.msp_id for i in infos]
     rules = {c.name: signature_policy(policy or c.policy, msp_ids) for c in contracts}

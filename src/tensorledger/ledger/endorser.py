@@ -10,6 +10,7 @@ import functools
 import importlib
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from fabric_protos.peer import chaincode_event_pb2, proposal_pb2, proposal_response_pb2
 
@@ -32,7 +33,7 @@ from tensorledger.ledger.proposal import ParsedProposal, parse_proposal
 from tensorledger.ledger.rwset import encode_rwset
 from tensorledger.ledger.serializer import FastJSONSerializer
 from tensorledger.ledger.shim import ContractChaincode
-from tensorledger.ledger.simulator import simulate
+from tensorledger.ledger.simulator import simulate, surplus_arguments
 from tensorledger.ledger.store import ChannelStore
 from tensorledger.ledger.transaction import endorse_response
 
@@ -55,9 +56,24 @@ class ChaincodeRegistry:
 
 
 def new_chaincode(contract: object) -> ContractChaincode:
-    """A chaincode for a contract instance, with the fast argument serializer."""
+    """A chaincode for a contract instance, with the fast argument serializer.
+
+    Its `invoke` refuses calls with more arguments than the function takes,
+    which the Python contract API would silently drop. Both backends run
+    chaincodes made here (the embedded endorser and, on Fabric, the chaincode
+    server), so they refuse such a call alike, as Fabric's Go and Node APIs do.
+    """
     cc = ContractChaincode.new_chaincode(contract)
     cc.TransactionSerializer = FastJSONSerializer()
+    invoke = cc.invoke
+
+    async def strict_invoke(stub: Any) -> Any:
+        surplus = surplus_arguments(cc, stub.cc_input)
+        if surplus is not None:
+            return proposal_response_pb2.Response(status=500, message=surplus)
+        return await invoke(stub)
+
+    cc.invoke = strict_invoke
     return cc
 
 

@@ -189,12 +189,7 @@ class _SimulationHandler:
             args=[a.encode() if isinstance(a, str) else bytes(a) for a in args]
         )
         stub = ChaincodeStub(handler, channel_id, tx_id, cc_input, None)
-        surplus = _surplus_arguments(chaincode, cc_input)
-        response = (
-            proposal_response_pb2.Response(status=500, message=surplus)
-            if surplus is not None
-            else run_coroutine(chaincode.invoke(stub))
-        )
+        response = run_coroutine(chaincode.invoke(stub))
         return SimpleNamespace(payload=response.SerializeToString())
 
 
@@ -240,7 +235,7 @@ def run_coroutine(coro: Coroutine[Any, Any, Any]) -> Any:
     raise ContractError("contract awaited something other than the ledger stub")
 
 
-def _surplus_arguments(chaincode: ContractChaincode, chaincode_input: Any) -> str | None:
+def surplus_arguments(chaincode: ContractChaincode, chaincode_input: Any) -> str | None:
     """The contract API's error text when a call has more arguments than the function takes.
 
     fabric-chaincode-python reports too few arguments but silently drops extra
@@ -285,11 +280,6 @@ def simulate(
         stub = ChaincodeStub(handler, channel, tx_id, chaincode_input, signed_proposal)
     except Exception as exc:  # noqa: BLE001  # the shim raises bare Exception on bad input
         raise InvalidRequestError(f"malformed proposal: {exc}") from None
-    surplus = _surplus_arguments(chaincode, chaincode_input)
-    if surplus is not None:
-        return SimulationResult(
-            proposal_response_pb2.Response(status=500, message=surplus), handler.rwset, None
-        )
     response = run_coroutine(chaincode.invoke(stub))
     events = stub.get_events()
     event = Event(events[-1].event_name, bytes(events[-1].payload)) if events else None
