@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
 from typer.main import get_command
 from typer.testing import CliRunner, Result
@@ -83,6 +84,23 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     text = ok(command, "--help").stdout
     assert "Example" in text
     assert "tensorledger " + command in text
+
+
+def _leaf_commands(command: click.Command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(command, click.Group):
+        return [
+            leaf
+            for name, sub in sorted(command.commands.items())
+            for leaf in _leaf_commands(sub, (*path, name))
+        ]
+    return [path]
+
+
+@pytest.mark.parametrize("path", _leaf_commands(get_command(app)), ids=" ".join)
+def test_every_subcommand_has_help_with_an_example(path: tuple[str, ...]) -> None:
+    text = ok(*path, "--help").stdout
+    assert "Example" in text, path
+    assert "tensorledger" in text.split("Example", 1)[1], path
 
 
 # -- the seed's flow ---------------------------------------------------------
