@@ -48,3 +48,22 @@ def test_finance_audits_one_version_per_anchored_epoch(tmp_path: Path, capsys) -
     epochs = 4  # --small
     assert f"audit trail of fraud-detector: {epochs // module.EVERY} versions" in out
     assert out.count("datasets card-transactions@1") == epochs // module.EVERY
+
+
+def test_federated_hospitals_govern_train_verify_and_promote(tmp_path: Path, capsys) -> None:
+    out = run("federated", tmp_path, capsys)
+    for job in ("fl-fedavg", "fl-median", "fl-secure"):
+        assert f"job {job} " in out and "approved by Org1MSP, Org2MSP, Org3MSP" in out
+    assert "2 rounds verified by Org2MSP" in out
+    assert "weightsRoot is round 2's globalAfter: True" in out
+    assert "promoted tumour-fl@1" in out
+    assert "lineage of tumour-fl@1: hospital-a@1, hospital-b@1, hospital-c@1" in out
+    assert "verified by Org3MSP: True" in out
+    assert "budget 0.5 of 1.0 spent" in out
+    assert "pooled OLS matches statsmodels: True" in out
+    fedavg, median = (
+        float(line.rsplit(" ", 1)[1])
+        for line in out.splitlines()
+        if line.strip().startswith(("fedavg: held-out", "median: held-out"))
+    )
+    assert median > fedavg + 0.1  # the poisoned client drags FedAvg off, not the median

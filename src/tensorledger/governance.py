@@ -205,8 +205,8 @@ class RoundUpdate:
 
     client: str
     msp: str
-    update_root: str  # model digest of the update's tensors
-    update_object: str  # blob store object holding them (safetensors)
+    update_root: str  # model digest of the update's tensors (secure: SHA-256 of its masked vector)
+    update_object: str  # blob store object holding them (safetensors; secure: the masked vector)
     num_examples: int
     metrics: Mapping[str, float] = field(default_factory=dict)
 
@@ -251,6 +251,8 @@ class Round:
     registered_by: str
     tx_id: str
     timestamp: str
+    #: secagg session ids of a secure_fedavg round (empty otherwise); see docs/design/federated.md
+    secagg: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Any) -> Round:
@@ -271,6 +273,7 @@ class Round:
                 registered_by=str(d["registeredBy"]),
                 tx_id=str(d["txId"]),
                 timestamp=str(d["timestamp"]),
+                secagg=tuple(str(x) for x in d.get("secagg", ())),
             )
 
         return _parse("round", build, data)
@@ -286,6 +289,7 @@ class Round:
             "updates": [u.to_dict() for u in self.updates],
             "metrics": dict(self.metrics),
             "dp": dict(self.dp),
+            **({"secagg": list(self.secagg)} if self.secagg else {}),
             **_stamps(self),
         }
 
@@ -386,9 +390,14 @@ def record_round(
     updates: Sequence[RoundUpdate],
     metrics: Mapping[str, Any] | None = None,
     dp: Mapping[str, Any] | None = None,
+    secagg: Sequence[str] = (),
     channel: str = DEFAULT_CHANNEL,
 ) -> Round:
-    """Record one round of a running job, chained to the previous round's global model."""
+    """Record one round of a running job, chained to the previous round's global model.
+
+    ``secagg`` names the secure-aggregation sessions of a ``secure_fedavg``
+    round, whose updates are then masked contributions, not plain tensors.
+    """
     record = {
         "job": job,
         "round": round,
@@ -399,6 +408,8 @@ def record_round(
         "metrics": dict(metrics or {}),
         "dp": dict(dp or {}),
     }
+    if secagg:
+        record["secagg"] = list(secagg)
     return Round.from_dict(_submit(gw, channel, ROUNDS, "RecordRound", json.dumps(record)))
 
 

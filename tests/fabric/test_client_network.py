@@ -189,3 +189,18 @@ def test_prove_refuses_invalidated_and_unknown_transactions(fabric_gw: tl.Gatewa
         fabric_gw.prove(tx_id)
     with pytest.raises(NotFoundError):
         fabric_gw.prove("00" * 32)
+
+
+def test_concurrent_clients_all_commit(fabric_gw: tl.Gateway) -> None:
+    # The chaincode server answers each transaction in its own task on one stream
+    # per peer; concurrent transactions must neither collide nor be lost.
+    from concurrent.futures import ThreadPoolExecutor
+
+    contract = fabric_gw.network(CHANNEL).contract(CC)
+    prefix = f"conc-{uuid.uuid4().hex[:8]}"
+    keys = [f"{prefix}/{i:02d}" for i in range(64)]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda k: contract.submit("storeData", k, k[::-1]), keys))
+    assert len({r.tx_id for r in results}) == len(keys)
+    listed = json.loads(contract.evaluate("listData", f"{prefix}/", f"{prefix}0"))
+    assert [(r["id"], r["data"]) for r in listed] == [(k, k[::-1]) for k in keys]

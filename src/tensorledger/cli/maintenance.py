@@ -22,7 +22,12 @@ from rich.text import Text
 from tensorledger.cli._context import console, err_console, network, options, print_json
 from tensorledger.demo import DemoResult, run_demo
 from tensorledger.demo_tf import TFDemoResult, run_tf_demo
-from tensorledger.errors import ConfigError, IntegrityError, TensorLedgerError
+from tensorledger.errors import (
+    ConfigError,
+    IntegrityError,
+    InvalidRequestError,
+    TensorLedgerError,
+)
 from tensorledger.ledger.verify import VerifyReport, verify_channel
 
 PANEL = "Maintenance"
@@ -316,6 +321,14 @@ def bench(
     proof_size: Annotated[
         int | None, typer.Option(min=1, help="Log size at which inclusion proofs are timed.")
     ] = None,
+    fabric: Annotated[
+        bool,
+        typer.Option(
+            "--fabric",
+            help="Instead: the same storeData load on a fresh real Fabric network and on the "
+            "embedded ledger, their ratio, and the time from `fabric up` to a first commit.",
+        ),
+    ] = False,
 ) -> None:
     """Run the benchmark and print JSON: throughput, latency, proof size, bytes per tx.
 
@@ -325,12 +338,16 @@ def bench(
     [bold]Example[/bold]
 
       tensorledger bench --processes 2 > bench.json
+      tensorledger bench --fabric > fabric-vs-embedded.json
     """
-    if importlib.util.find_spec("tensorledger.bench") is None:
+    name = "tensorledger.fabric_bench" if fabric else "tensorledger.bench"
+    if fabric and proof_size is not None:
+        raise InvalidRequestError("--proof-size does not apply to --fabric")
+    if importlib.util.find_spec(name) is None:
         raise TensorLedgerError(
-            "the benchmark is not part of this installation (no tensorledger.bench module)"
+            f"the benchmark is not part of this installation (no {name} module)"
         )
-    module = importlib.import_module("tensorledger.bench")
+    module = importlib.import_module(name)
     given = {
         "processes": processes,
         "threads": threads,

@@ -17,7 +17,9 @@ from tensorledger.contracts._base import Contract, TransactionContext
 
 KIND = "job"
 LABEL = "Job"
-METHODS = ("fedavg", "median", "trimmed_mean", "krum", "multikrum")
+METHODS = ("fedavg", "median", "trimmed_mean", "krum", "multikrum", "secure_fedavg")
+#: rules that need each client's own update, so secure aggregation cannot serve them
+ROBUST = ("median", "trimmed_mean", "krum", "multikrum")
 MAX_ROUNDS = 10_000
 MAX_APPROVERS = 100
 MAX_DESCRIPTION = 4096
@@ -49,6 +51,13 @@ def aggregation(f: r.Fields, name: str, value: Any) -> dict[str, Any]:
     if extra:
         raise r.RecordError(f"{f.kind} record: unknown field '{name}.{extra[0]}'")
     method = value.get("method")
+    robust = method[len("secure_") :] if isinstance(method, str) else ""
+    if method == f"secure_{robust}" and robust in ROBUST:
+        raise r.RecordError(
+            f"{f.kind} record: field '{name}.method' {method} cannot be: "
+            f"{robust} needs each client's own update, which secure "
+            "aggregation hides; use secure_fedavg, or the robust rule without secure aggregation"
+        )
     if method not in METHODS:
         raise f.fail(f"{name}.method", f"one of {', '.join(METHODS)}", method)
     params = value.get("params")

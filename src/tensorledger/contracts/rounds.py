@@ -21,6 +21,9 @@ EVENT = "RoundRecorded"
 MAX_ROUND = 10_000
 MAX_UPDATES = 10_000
 MAX_CLIENT = 256
+#: secagg sessions of one secure round: 1024 · 16384 elements is a 16M-parameter model
+MAX_SESSIONS = 1024
+SECURE = "secure_fedavg"
 _UPDATE_FIELDS = ("client", "msp", "updateRoot", "updateObject", "numExamples", "metrics")
 
 
@@ -62,6 +65,16 @@ def _updates(f: r.Fields, name: str, value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _sessions(f: r.Fields, name: str, value: Any) -> list[str]:
+    """The secagg session ids of a secure round, in the order their vectors concatenate."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_SESSIONS:
+        raise f.fail(name, f"an array of 1 to {MAX_SESSIONS} secagg session ids", value)
+    out = [r.identifier(f, f"{name}[{i}]", v) for i, v in enumerate(value)]
+    if len(set(out)) != len(out):
+        raise r.RecordError(f"{f.kind} record: field '{name}' lists a session twice")
+    return out
+
+
 def parse_round(text: str) -> dict[str, Any]:
     """Check an aggregator's round record and return it normalised (defaults filled in)."""
     f = r.Fields(KIND, text)
@@ -73,7 +86,17 @@ def parse_round(text: str) -> dict[str, Any]:
     f.need("updates", _updates)
     f.may("metrics", r.json_object, {})
     f.may("dp", r.json_object, {})
-    return f.done()
+    f.may("secagg", _sessions, None)
+    record = f.done()
+    # plain rounds carry no secagg field at all; secure rounds must name their sessions
+    if record["secagg"] is None:
+        del record["secagg"]
+    if (record["aggregation"]["method"] == SECURE) != ("secagg" in record):
+        raise r.RecordError(
+            f"{KIND} record: field 'secagg' names the sessions of a {SECURE} round, "
+            f"and only of one ({record['aggregation']['method']} here)"
+        )
+    return record
 
 
 def round_key(job: str, number: int) -> str:

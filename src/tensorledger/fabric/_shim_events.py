@@ -11,12 +11,17 @@ transaction's ``COMPLETED`` message, the stub of that transaction gives its
 last event. Stubs are found by handler, channel and tx id: every endorsing
 peer opens its own stream (its own handler) and runs the same transaction at
 the same moment, so the tx id alone would hand one peer's event to another.
-Importing this module installs the fix; it is idempotent. Remove it once the
+The same wrapper serialises the handler's writes: the shim answers each
+transaction in its own task, and gRPC's asyncio streams allow one write in
+flight (a second fails with GRPC_CALL_ERROR_TOO_MANY_OPERATIONS and that
+transaction never completes), so concurrent clients would time out.
+`install()` applies both fixes; it is idempotent. Remove it once the
 shim sends events itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -38,6 +43,8 @@ class _EventCarryingStream:
     def __init__(self, inner: Any, handler: Any) -> None:
         self._inner = inner
         self._handler = id(handler)
+        # gRPC aio allows one send at a time per stream; concurrent transactions share it
+        self._sending = asyncio.Lock()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -49,7 +56,8 @@ class _EventCarryingStream:
             events = stub.get_events() if stub is not None else []
             if events and msg.type == _COMPLETED:
                 msg.chaincode_event.CopyFrom(events[-1])
-        return await self._inner.write(msg)
+        async with self._sending:
+            return await self._inner.write(msg)
 
 
 def install() -> None:

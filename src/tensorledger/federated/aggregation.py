@@ -16,7 +16,12 @@ Rules and their ``params`` (all optional):
 * ``krum``: the one update closest to its n - f - 2 nearest others, f =
   ``num_malicious`` (default 0);
 * ``multikrum``: the example-weighted mean of the ``to_keep`` (default n - f)
-  best-scoring updates by the Krum score.
+  best-scoring updates by the Krum score;
+* ``secure_fedavg``: the example-weighted mean computed by secure aggregation
+  (`tensorledger.federated.secure`): the aggregator only ever holds masked
+  contributions, so it is not a function of plain updates and `aggregate`
+  refuses it. Robust rules cannot be made secure: each needs every client's
+  own update, which is exactly what secure aggregation hides.
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ from tensorledger.errors import InvalidRequestError
 NDArrays = list[npt.NDArray[Any]]
 
 #: the rules, as a job's ``aggregation.method`` names them
-METHODS = ("fedavg", "median", "trimmed_mean", "krum", "multikrum")
+METHODS = ("fedavg", "median", "trimmed_mean", "krum", "multikrum", "secure_fedavg")
+#: the rule whose updates are masked; `tensorledger.federated.secure` computes it
+SECURE = "secure_fedavg"
+#: rules that look at individual updates, so secure aggregation cannot serve them
+ROBUST = ("median", "trimmed_mean", "krum", "multikrum")
 #: parameters each rule accepts
 PARAMS: dict[str, tuple[str, ...]] = {
     "fedavg": (),
@@ -41,12 +50,20 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "trimmed_mean": ("beta",),
     "krum": ("num_malicious",),
     "multikrum": ("num_malicious", "to_keep"),
+    "secure_fedavg": (),
 }
 DEFAULT_BETA = 0.2
 
 
 def check(method: str, params: Mapping[str, Any]) -> None:
     """Refuse an unknown rule, an unknown parameter or one out of range; changes nothing."""
+    robust = method.removeprefix("secure_")
+    if robust in ROBUST and (method != robust or params.get("secure")):
+        raise InvalidRequestError(
+            f"aggregation {robust} cannot be combined with secure aggregation: it needs each "
+            "client's own update, which secure aggregation hides; use secure_fedavg, or "
+            f"{robust} without secure aggregation"
+        )
     if method not in METHODS:
         raise InvalidRequestError(f"aggregation must be one of {list(METHODS)}, not {method!r}")
     unknown = sorted(set(params) - set(PARAMS[method]))
@@ -79,6 +96,11 @@ def aggregate(
     position, so a float32 model stays float32 whatever numpy promoted to.
     """
     check(method, params)
+    if method == SECURE:
+        raise InvalidRequestError(
+            f"{SECURE} is computed from masked contributions by tensorledger.federated.secure, "
+            "not from plain updates"
+        )
     if not results:
         raise InvalidRequestError("aggregation needs at least one client update")
     items: list[tuple[NDArrays, int]] = [
@@ -131,4 +153,4 @@ def _check_krum(method: str, malicious: int, keep: int, count: int) -> None:
         raise InvalidRequestError(f"{method} to_keep={keep} exceeds the {count} clients")
 
 
-__all__ = ["DEFAULT_BETA", "METHODS", "PARAMS", "aggregate", "check"]
+__all__ = ["DEFAULT_BETA", "METHODS", "PARAMS", "ROBUST", "SECURE", "aggregate", "check"]

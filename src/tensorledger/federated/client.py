@@ -6,6 +6,13 @@ metrics, plus who it is (``client``, ``msp``), so that the aggregator can
 name it in the round record whatever transport carried the update. Data is
 either in-memory arrays (tests) or a registered dataset streamed through
 `tensorledger.tf.dataset`, every chunk verified before a row is used.
+
+Two duties act through the client's own gateway, never the aggregator's:
+in a DP job it spends each round's ε from its dataset's budget before the
+update leaves (and checks the budget before training, so an exhausted budget
+refuses the round); in a ``secure_fedavg`` job it registers one ephemeral key
+per secagg session when asked (Flower's ``get_properties``), then returns
+only its masked contribution, whose hash it has anchored.
 """
 
 from __future__ import annotations
@@ -21,9 +28,12 @@ from flwr.client import NumPyClient
 from flwr.common import Scalar
 
 from tensorledger.errors import InvalidRequestError
-from tensorledger.federated.dp import ClipNoise, clip_and_noise
+from tensorledger.federated import secure
+from tensorledger.federated.dp import ClipNoise, clip_and_noise, spend_round
+from tensorledger.federated.updates import model_digest
 from tensorledger.gateway import Gateway
 from tensorledger.ledger.network import DEFAULT_CHANNEL
+from tensorledger.secagg.protocol import Party
 from tensorledger.tf import weights as w
 
 NDArrays = list[npt.NDArray[Any]]
@@ -39,6 +49,8 @@ class ClientData:
     num_examples: int
     test: Any = None
     batch_size: int = 32
+    #: the registered dataset version (``"id@v"``) the rows are, whose DP budget rounds spend
+    dataset: str | None = None
 
     @classmethod
     def arrays(
@@ -48,8 +60,12 @@ class ClientData:
         *,
         test: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
         batch_size: int = 32,
+        dataset: str | None = None,
     ) -> ClientData:
-        """In-memory rows ``x`` and labels ``y`` (float32), optionally a test split."""
+        """In-memory rows ``x`` and labels ``y`` (float32), optionally a test split.
+
+        ``dataset`` names the registered version the rows are (needed in a DP job).
+        """
         xs, ys = np.asarray(x, dtype=np.float32), np.asarray(y, dtype=np.float32)
         if xs.ndim != 2 or len(xs) != len(ys) or len(xs) == 0:
             raise InvalidRequestError(
@@ -58,7 +74,7 @@ class ClientData:
         pair = None
         if test is not None:
             pair = (np.asarray(test[0], dtype=np.float32), np.asarray(test[1], dtype=np.float32))
-        return cls((xs, ys), len(xs), pair, batch_size)
+        return cls((xs, ys), len(xs), pair, batch_size, dataset)
 
     @classmethod
     def ledger(
@@ -88,7 +104,7 @@ class ClientData:
             seed=seed,
             channel=channel,
         )
-        return cls(pipeline, record.rows, None, batch_size)
+        return cls(pipeline, record.rows, None, batch_size, record.ref)
 
 
 class LedgerClient(NumPyClient):
@@ -105,6 +121,8 @@ class LedgerClient(NumPyClient):
         seed: int = 0,
         dp: ClipNoise | None = None,
         poison: Poison | None = None,
+        gateway: Gateway | None = None,
+        channel: str = DEFAULT_CHANNEL,
     ) -> None:
         if epochs < 1:
             raise InvalidRequestError(f"epochs must be ≥ 1, not {epochs}")
@@ -116,7 +134,27 @@ class LedgerClient(NumPyClient):
         self.seed = seed
         self.dp = dp
         self.poison = poison
-        self.variables = [v for _, v in w.named_variables(model)]
+        self.gateway = gateway
+        self.channel = channel
+        named = w.named_variables(model)
+        self.names = [name for name, _ in named]
+        self.variables = [v for _, v in named]
+        self._parties: dict[str, Party] = {}
+
+    def get_properties(self, config: dict[str, Scalar]) -> dict[str, Scalar]:
+        """Who this client is; with secagg sessions in ``config``, register a key for each.
+
+        Each key is ephemeral, registered through this client's own gateway,
+        and kept only by this client until it masks its contribution.
+        """
+        sessions = secure.received_sessions(config)
+        if sessions:
+            gw = self._own_gateway("secure aggregation")
+            for session in sessions:
+                party = Party(gw, session, channel=self.channel)
+                party.register_key()
+                self._parties[session] = party
+        return {"client": self.name, "msp": self.msp}
 
     def weights(self) -> NDArrays:
         """The model's current weights, in ``named_variables`` order."""
@@ -147,6 +185,9 @@ class LedgerClient(NumPyClient):
         """Train from the global weights; return weights, example count and metrics."""
         sent = [np.array(p) for p in parameters]
         self.set_weights(sent)
+        accounted = self.dp is not None and self.dp.accounted
+        if accounted:  # refuse before touching the data when the budget cannot pay
+            self._spend(config, None, dry_run=True)
         history = self._train()
         trained = self.weights()
         if self.dp is not None:
@@ -159,9 +200,60 @@ class LedgerClient(NumPyClient):
                 np.asarray(t, dtype=s.dtype)
                 for t, s in zip(self.poison(sent, trained), sent, strict=True)
             ]
+        if accounted:  # the round's ε is spent before the update leaves this client
+            self._spend(config, model_digest(self.names, trained))
         metrics: dict[str, Scalar] = {"client": self.name, "msp": self.msp}
         metrics.update(_last(history))
+        sessions = secure.received_sessions(config)
+        if sessions:
+            return self._masked(sessions, trained), self.data.num_examples, metrics
         return trained, self.data.num_examples, metrics
+
+    def _own_gateway(self, purpose: str) -> Gateway:
+        if self.gateway is None:
+            raise InvalidRequestError(f"client {self.name} has no gateway for {purpose}")
+        return self.gateway
+
+    def _spend(
+        self, config: Mapping[str, Scalar], digest: str | None, dry_run: bool = False
+    ) -> None:
+        """Spend (or with ``dry_run`` check) this round's ε from the client's dataset budget."""
+        assert self.dp is not None
+        if self.data.dataset is None:
+            raise InvalidRequestError(
+                f"client {self.name} trains in a DP job but names no dataset whose budget to spend"
+            )
+        spend_round(
+            self._own_gateway("spending its privacy budget"),
+            self.dp,
+            dataset=self.data.dataset,
+            job=str(config.get("job", "")),
+            round_number=int(config.get("round", 0)),
+            client=self.name,
+            digest=digest,
+            dry_run=dry_run,
+            channel=self.channel,
+        )
+
+    def _masked(self, sessions: Sequence[str], trained: NDArrays) -> NDArrays:
+        """Mask ``[n·w, n]`` span by span with each session's keys; anchor each hash; send."""
+        vector = secure.contribution(trained, self.data.num_examples)
+        bounds = secure.spans(len(vector))
+        if len(bounds) != len(sessions):
+            raise InvalidRequestError(
+                f"client {self.name}: its {len(vector)}-element contribution needs "
+                f"{len(bounds)} sessions, {len(sessions)} were opened"
+            )
+        out: NDArrays = []
+        for session, (start, end) in zip(sessions, bounds, strict=True):
+            party = self._parties.pop(session, None)
+            if party is None:
+                raise InvalidRequestError(
+                    f"client {self.name} registered no key for session {session}"
+                )
+            party.prepare(vector[start:end], secure.SCALE_BITS)
+            out.append(secure.wire(party.mask_and_anchor().vector))
+        return out
 
     def evaluate(
         self, parameters: NDArrays, config: dict[str, Scalar]

@@ -152,6 +152,8 @@ def join(spec: ClientSpec) -> None:
             epochs=spec.epochs,
             seed=spec.seed,
             dp=mechanism,
+            gateway=gw,  # DP spends and secagg keys go through the client's own identity
+            channel=spec.channel,
         )
         start_client(
             server_address=spec.address,

@@ -92,10 +92,16 @@ def run_federated(
     params = dict(params or {})
     rules.check(aggregation, params)
     gw = gateways[chosen]
+    if aggregation == rules.SECURE:
+        _check_secure(gateways, client_data, anchor)
+    datasets: tuple[str, ...] = ()
     if anchor:
         job = ready_job(gw, job_id, rounds=rounds, method=aggregation, params=params)
         dp = dict(job.dp) if dp is None else dp
+        datasets = job.datasets
     mechanism = ClipNoise.from_record(dp or {})
+    if anchor and mechanism is not None:
+        _check_accounting(job_id, mechanism, client_data, datasets)
     keras().utils.set_random_seed(seed)
     model = model_fn()
     named = w.named_variables(model)
@@ -125,6 +131,8 @@ def run_federated(
             seed=seed,
             dp=mechanism,
             poison=(poison or {}).get(name),
+            gateway=gateways[name] if anchor else None,
+            channel=channel,
         )
         manager.register(InProcessProxy(name, client.to_client()))
     server = Server(client_manager=manager, strategy=strategy)
@@ -137,6 +145,40 @@ def run_federated(
     return FederatedResult(
         job_id, history, names, final, model_digest(names, final), outcomes, seconds
     )
+
+
+def _check_secure(
+    gateways: Mapping[str, Gateway], client_data: Mapping[str, ClientData], anchor: bool
+) -> None:
+    """A secure run needs the ledger and one client per organisation (the secagg parties)."""
+    msps = sorted(gateways[name].msp_id for name in client_data)
+    if not anchor or len(msps) < 2 or len(set(msps)) != len(msps):
+        raise InvalidRequestError(
+            f"{rules.SECURE} needs the ledger and one client per organisation, at least two; "
+            f"the clients' organisations are {msps}"
+        )
+
+
+def _check_accounting(
+    job_id: str,
+    mechanism: ClipNoise,
+    client_data: Mapping[str, ClientData],
+    datasets: tuple[str, ...],
+) -> None:
+    """Before any training: a noisy job accounts ε per round, on each client's own dataset."""
+    if mechanism.noise_multiplier > 0 and mechanism.delta is None:
+        raise InvalidRequestError(
+            f"job {job_id} adds noise but names no delta; each round's ε is accounted at δ"
+        )
+    if not mechanism.accounted:
+        return
+    mechanism.round_epsilon()  # refuses a per-round ε no budget can hold
+    for name, data in sorted(client_data.items()):
+        if data.dataset is None or data.dataset not in datasets:
+            raise InvalidRequestError(
+                f"client {name} trains on {data.dataset or 'no named dataset'}; a DP job spends "
+                f"from the budget of one of its datasets {list(datasets)}"
+            )
 
 
 def ready_job(

@@ -8,6 +8,13 @@ is recorded through the `rounds` chaincode: ``globalBefore`` is the digest of
 the weights sent this round, ``globalAfter`` that of the aggregate, and every
 update's digest, object, example count and metrics. A round the ledger
 refuses stops training: the next round is never sent.
+
+With ``secure_fedavg`` the strategy never holds an update: before each round
+it asks every client who it is (Flower's ``get_properties``), opens the
+round's secagg sessions for their MSPs, has each client register its keys,
+and then receives only masked contributions, which it sums, records as
+secagg aggregates, stores, and names in the round record
+(`tensorledger.federated.secure`).
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 from flwr.common import (
+    Code,
     EvaluateIns,
     EvaluateRes,
     FitIns,
     FitRes,
+    GetPropertiesIns,
     Parameters,
     Scalar,
     ndarrays_to_parameters,
@@ -33,7 +42,7 @@ from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import FedAvg, Strategy
 
 from tensorledger.errors import InvalidRequestError, TensorLedgerError, UnavailableError
-from tensorledger.federated import aggregation
+from tensorledger.federated import aggregation, secure
 from tensorledger.federated.updates import model_digest, store_update
 from tensorledger.gateway import Gateway
 from tensorledger.ledger.network import DEFAULT_CHANNEL
@@ -70,10 +79,22 @@ class RoundOutcome:
     record: governance.Round | None = None
 
 
+@dataclass(frozen=True)
+class MaskedUpdate:
+    """One client's masked contribution as received: who, one ring vector per session, weight."""
+
+    client: str
+    msp: str
+    vectors: tuple[Any, ...]  # secagg RingVector per session, in session order
+    num_examples: int
+    metrics: dict[str, float]
+
+
 @dataclass
 class _State:
     sent: NDArrays = field(default_factory=list)
     outcomes: list[RoundOutcome] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
 
 
 class AnchoredStrategy(Strategy):
@@ -100,6 +121,11 @@ class AnchoredStrategy(Strategy):
             raise InvalidRequestError("an anchored strategy needs the aggregator's gateway")
         if clients < 1:
             raise InvalidRequestError(f"a federated job needs at least one client, not {clients}")
+        if method == aggregation.SECURE and (not anchor or clients < 2):
+            raise InvalidRequestError(
+                f"{method} needs the ledger (anchor=True) and at least two clients: keys and "
+                "masked hashes are anchored there, and a sum of one hides nothing"
+            )
         self.job = job
         self.names = list(names)
         self.initial = [np.asarray(a) for a in initial]
@@ -139,7 +165,10 @@ class AnchoredStrategy(Strategy):
     ) -> list[tuple[ClientProxy, FitIns]]:
         """Every client, with the global weights; remembered as this round's ``globalBefore``."""
         self.state.sent = parameters_to_ndarrays(parameters)
-        return self.inner.configure_fit(server_round, parameters, client_manager)
+        instructions = self.inner.configure_fit(server_round, parameters, client_manager)
+        if self.method == aggregation.SECURE:
+            return self._open_sessions(server_round, instructions)
+        return instructions
 
     def aggregate_fit(
         self,
@@ -150,6 +179,8 @@ class AnchoredStrategy(Strategy):
         """Aggregate the updates sorted by client id, then store and record the round."""
         if failures:
             raise _failure(server_round, failures, len(results))
+        if self.method == aggregation.SECURE:
+            return self._aggregate_secure(server_round, results)
         updates = sorted((self._received(p, r) for p, r in results), key=lambda u: u.client)
         clients = [u.client for u in updates]
         if len(set(clients)) != len(clients):
@@ -160,7 +191,7 @@ class AnchoredStrategy(Strategy):
         metrics = _weighted_metrics([(u.num_examples, dict(u.metrics)) for u in updates])
         outcome = RoundOutcome(server_round, tuple(clients), aggregate, _floats(metrics))
         if self.anchor:
-            outcome = self._record(outcome, updates)
+            outcome = self._record(outcome, self._store(updates))
         self.state.outcomes.append(outcome)
         return ndarrays_to_parameters(aggregate), metrics
 
@@ -197,18 +228,11 @@ class AnchoredStrategy(Strategy):
                 f"client {client} returned tensors {[f'{a.dtype}{list(a.shape)}' for a in arrays]}"
                 f" that do not fit the model's {[f'{s.dtype}{list(s.shape)}' for s in sent]}"
             )
-        metrics = {
-            name: float(value)
-            for name, value in res.metrics.items()
-            if name not in IDENTITY_METRICS
-            and isinstance(value, int | float)
-            and not isinstance(value, bool)
-        }
         msp = str(res.metrics.get("msp", ""))
-        return ClientUpdate(client, msp, arrays, int(res.num_examples), metrics)
+        return ClientUpdate(client, msp, arrays, int(res.num_examples), _numeric(res.metrics))
 
-    def _record(self, outcome: RoundOutcome, updates: Sequence[ClientUpdate]) -> RoundOutcome:
-        """Store every update, then record the round on the ledger as the aggregator."""
+    def _store(self, updates: Sequence[ClientUpdate]) -> list[governance.RoundUpdate]:
+        """Store every plain update in the chunk store; the round record's entries."""
         assert self.gateway is not None  # __init__ refuses anchoring without one
         from tensorledger import governance
 
@@ -225,6 +249,117 @@ class AnchoredStrategy(Strategy):
                     metrics=update.metrics,
                 )
             )
+        return entries
+
+    def _open_sessions(
+        self, server_round: int, instructions: list[tuple[ClientProxy, FitIns]]
+    ) -> list[tuple[ClientProxy, FitIns]]:
+        """Open this round's secagg sessions for the clients' MSPs; have each register keys."""
+        assert self.gateway is not None  # __init__ refuses secure rounds without one
+        from tensorledger.secagg import open_session
+
+        msps = [_properties(proxy, {}, server_round)["msp"] for proxy, _ in instructions]
+        if len(set(msps)) != len(msps) or len(msps) < 2:
+            raise InvalidRequestError(
+                f"round {server_round}: {aggregation.SECURE} needs one client per organisation "
+                f"and at least two; the clients' MSPs are {sorted(msps)}"
+            )
+        length = secure.Layout.of(self.names, self.state.sent).length
+        sessions = secure.session_ids(self.job, server_round, length)
+        for session, (start, end) in zip(sessions, secure.spans(length), strict=True):
+            open_session(
+                self.gateway,
+                session,
+                sorted(msps),
+                end - start,
+                scale_bits=secure.SCALE_BITS,
+                description=f"job {self.job} round {server_round} elements {start}:{end}",
+                channel=self.channel,
+            )
+        config: dict[str, Scalar] = {secure.SESSIONS_KEY: ",".join(sessions)}
+        for proxy, _ in instructions:
+            _properties(proxy, config, server_round)
+        self.state.sessions = sessions
+        return [
+            (proxy, FitIns(ins.parameters, {**ins.config, **config})) for proxy, ins in instructions
+        ]
+
+    def _aggregate_secure(
+        self, server_round: int, results: list[tuple[ClientProxy, FitRes]]
+    ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        """Sum the masked contributions session by session; divide Σ n·w by Σ n; record."""
+        assert self.gateway is not None
+        from tensorledger import governance
+        from tensorledger.secagg import Aggregator, MaskedInput
+
+        updates = sorted((self._masked(p, r) for p, r in results), key=lambda u: u.client)
+        layout = secure.Layout.of(self.names, self.state.sent)
+        sums = []
+        for k, session in enumerate(self.state.sessions):
+            inputs = [MaskedInput(u.msp, u.vectors[k]) for u in updates]
+            sums.append(Aggregator(self.gateway, session, channel=self.channel).aggregate(inputs))
+        total = np.concatenate([summed.values for summed in sums])
+        reported = sum(u.num_examples for u in updates)
+        if total[-1] != reported:
+            raise InvalidRequestError(
+                f"round {server_round}: the masked example counts sum to {total[-1]:g}, "
+                f"the clients reported {reported}"
+            )
+        weights = secure.combine(layout, total)
+        metrics = _weighted_metrics([(u.num_examples, dict(u.metrics)) for u in updates])
+        clients = tuple(u.client for u in updates)
+        outcome = RoundOutcome(server_round, clients, weights, _floats(metrics))
+        entries = []
+        for update in updates:
+            stored = secure.store_masked(
+                self.gateway, layout, self.state.sessions, update.msp, update.vectors
+            )
+            entries.append(
+                governance.RoundUpdate(
+                    client=update.client,
+                    msp=update.msp,
+                    update_root=stored.root,
+                    update_object=stored.object,
+                    num_examples=update.num_examples,
+                    metrics=update.metrics,
+                )
+            )
+        outcome = self._record(outcome, entries, self.state.sessions)
+        self.state.outcomes.append(outcome)
+        return ndarrays_to_parameters(weights), metrics
+
+    def _masked(self, proxy: ClientProxy, res: FitRes) -> MaskedUpdate:
+        """A client's masked vectors, checked to fit the round's sessions."""
+        client = str(res.metrics.get("client", proxy.cid))
+        arrays = parameters_to_ndarrays(res.parameters)
+        length = secure.Layout.of(self.names, self.state.sent).length
+        expected = [end - start for start, end in secure.spans(length)]
+        vectors = tuple(
+            secure.unwire(a, f"client {client}'s masked vector {k}") for k, a in enumerate(arrays)
+        )
+        if [len(v) for v in vectors] != expected:
+            raise InvalidRequestError(
+                f"client {client} sent masked vectors of {[len(v) for v in vectors]} elements; "
+                f"this round's sessions take {expected}"
+            )
+        return MaskedUpdate(
+            client,
+            str(res.metrics.get("msp", "")),
+            vectors,
+            int(res.num_examples),
+            _numeric(res.metrics),
+        )
+
+    def _record(
+        self,
+        outcome: RoundOutcome,
+        entries: Sequence[governance.RoundUpdate],
+        secagg: Sequence[str] = (),
+    ) -> RoundOutcome:
+        """Record the round on the ledger as the aggregator."""
+        assert self.gateway is not None  # __init__ refuses anchoring without one
+        from tensorledger import governance
+
         before = model_digest(self.names, self.state.sent)
         after = model_digest(self.names, outcome.weights)
         record = governance.record_round(
@@ -238,6 +373,7 @@ class AnchoredStrategy(Strategy):
             updates=entries,
             metrics=outcome.metrics,
             dp=self.dp,
+            secagg=secagg,
         )
         return RoundOutcome(
             outcome.round, outcome.clients, outcome.weights, outcome.metrics, before, after, record
@@ -262,6 +398,27 @@ def _weighted_metrics(results: list[tuple[int, dict[str, Scalar]]]) -> dict[str,
     return out
 
 
+def _numeric(metrics: Mapping[str, Scalar]) -> dict[str, float]:
+    """A client's numeric metrics, without those that say who it is."""
+    return {
+        name: float(value)
+        for name, value in metrics.items()
+        if name not in IDENTITY_METRICS
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    }
+
+
+def _properties(proxy: ClientProxy, config: dict[str, Scalar], server_round: int) -> dict[str, str]:
+    """Ask a client its ``{client, msp}`` (and, with sessions in ``config``, to register keys)."""
+    res = proxy.get_properties(GetPropertiesIns(config=config), None, server_round)
+    if res.status.code != Code.OK:
+        raise UnavailableError(
+            f"round {server_round}: client {proxy.cid} did not answer: {res.status.message}"
+        )
+    return {k: str(v) for k, v in res.properties.items()}
+
+
 def _floats(metrics: Mapping[str, Scalar]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
 
@@ -281,4 +438,4 @@ def _failure(
     )
 
 
-__all__ = ["AnchoredStrategy", "ClientUpdate", "RoundOutcome"]
+__all__ = ["AnchoredStrategy", "ClientUpdate", "MaskedUpdate", "RoundOutcome"]

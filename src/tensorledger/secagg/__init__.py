@@ -8,7 +8,7 @@ give pooled statistics from secure sums of sufficient statistics.
 
 from __future__ import annotations
 
-from tensorledger.secagg._ledger import SessionState, get_session
+from tensorledger.secagg._ledger import SessionState, get_session, open_session
 from tensorledger.secagg.encoding import decode, encode
 from tensorledger.secagg.masking import mask, masked_digest, unmask_sum
 from tensorledger.secagg.protocol import (
@@ -35,6 +35,7 @@ __all__ = [
     "get_session",
     "mask",
     "masked_digest",
+    "open_session",
     "pooled_mean",
     "pooled_ols",
     "secure_sum",
