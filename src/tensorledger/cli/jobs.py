@@ -65,7 +65,10 @@ def propose(
     minimum: Annotated[float, typer.Option("--min", help="Its minimum value.")],
     aggregation: Annotated[
         str,
-        typer.Option("--aggregation", help="fedavg, median, trimmed_mean, krum or multikrum."),
+        typer.Option(
+            "--aggregation",
+            help="fedavg, median, trimmed_mean, krum, multikrum or secure_fedavg.",
+        ),
     ] = "fedavg",
     param: Annotated[
         list[str] | None,
