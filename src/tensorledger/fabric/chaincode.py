@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop(name, None)  # the shim prefers these to its arguments
     from fabric_chaincode_python.fabric_shim import server
 
-    from tensorledger.fabric import _shim_events
+    from tensorledger.fabric import _shim_fixes
 
-    _shim_events.install()
+    _shim_fixes.install()
     print(f"serving {args.contract} as {args.id} on {args.address}", flush=True)
     server.start(chaincode, cc_id=args.id, address=args.address)
     return 0
