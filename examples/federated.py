@@ -230,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     """Register, govern, train (poisoned, robust, secure), verify, promote, release, pool."""
     args = parse(__doc__ or "", argv)
     import functools
+    import logging
+
+    import flwr.common.logger  # noqa: F401  (sets Flower's own level on import, so first)
+
+    logging.getLogger("flwr").setLevel(logging.WARNING)  # its round log would bury the story
 
     from rich.console import Console
 

@@ -53,6 +53,8 @@ def _quiet() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import logging
 
+    import flwr.common.logger  # noqa: F401  (sets Flower's own level on import, so first)
+
     logging.getLogger("flwr").setLevel(logging.WARNING)
 
 
