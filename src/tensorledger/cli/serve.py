@@ -72,6 +72,14 @@ def serve(
     opts = options(ctx)
     if not opts.ledger.is_dir():
         raise ConfigError(f"no ledger at {opts.ledger}: create one with `tensorledger init`")
+    from tensorledger.gateway import _fabric_profile
+
+    if _fabric_profile.is_profile(opts.ledger):
+        raise ConfigError(
+            f"{opts.ledger} is a Fabric network: `serve` reads an embedded ledger's blocks "
+            "and proofs directly and cannot serve Fabric yet; use the Python client "
+            "(tl.connect) or the CLI against it"
+        )
     app = create_app(opts.ledger, public_read=public_read, cors_origin=cors_origin)
     console.print(f"serving {opts.ledger} at http://{host}:{port}/ (API at /api/v1)")
     # A short grace period: open SSE streams would otherwise hold shutdown for ever.
