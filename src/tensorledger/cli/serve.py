@@ -72,14 +72,6 @@ def serve(
     opts = options(ctx)
     if not opts.ledger.is_dir():
         raise ConfigError(f"no ledger at {opts.ledger}: create one with `tensorledger init`")
-    from tensorledger.gateway import _fabric_profile
-
-    if _fabric_profile.is_profile(opts.ledger):
-        raise ConfigError(
-            f"{opts.ledger} is a Fabric network: `serve` reads an embedded ledger's blocks "
-            "and proofs directly and cannot serve Fabric yet; use the Python client "
-            "(tl.connect) or the CLI against it"
-        )
     app = create_app(opts.ledger, public_read=public_read, cors_origin=cors_origin)
     console.print(f"serving {opts.ledger} at http://{host}:{port}/ (API at /api/v1)")
     # A short grace period: open SSE streams would otherwise hold shutdown for ever.
@@ -108,9 +100,14 @@ def add(
         raise ConfigError(f"--scope must be 'read' or 'write', not {scope!r}")
     if not opts.ledger.is_dir():
         raise ConfigError(f"no ledger at {opts.ledger}: create one with `tensorledger init`")
+    from tensorledger.gateway import _fabric_profile
     from tensorledger.ledger.network import EmbeddedNetwork
 
-    EmbeddedNetwork(opts.ledger).identity(identity)  # refuse an identity the ledger lacks
+    # Refuse an identity the ledger (or the Fabric network's profile) lacks.
+    if _fabric_profile.is_profile(opts.ledger):
+        _fabric_profile.load_profile(opts.ledger).identity(identity)
+    else:
+        EmbeddedNetwork(opts.ledger).identity(identity)
     scope_value: Scope = "write" if scope == "write" else "read"
     token, entry = TokenStore.for_ledger(opts.ledger).add(identity, scope_value, expires)
     typer.echo(token)

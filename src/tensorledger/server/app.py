@@ -21,8 +21,10 @@ from starlette.middleware.cors import CORSMiddleware
 
 from tensorledger import __version__
 from tensorledger.errors import TensorLedgerError
+from tensorledger.gateway._fabric_profile import is_profile
 from tensorledger.server import events
 from tensorledger.server._errors import error_body, status_of
+from tensorledger.server._fabric import FabricLedger
 from tensorledger.server._ledger import ServedLedger
 from tensorledger.server._middleware import BodyLimit, SecurityHeaders
 from tensorledger.server._redact import redact
@@ -30,6 +32,7 @@ from tensorledger.server.auth import ServerState
 from tensorledger.server.routes import (
     chain,
     contracts,
+    fabric,
     federated,
     lineage,
     proofs,
@@ -103,8 +106,11 @@ def create_app(
     cors_origin: str | None = None,
     max_body: int = MAX_BODY,
 ) -> FastAPI:
-    """The API over `ledger_dir`; tokens default to the ledger's `server-tokens.json`."""
-    ledger = ServedLedger(Path(ledger_dir))
+    """The API over `ledger_dir`, an embedded ledger or a Fabric network; tokens inside it."""
+    root = Path(ledger_dir)
+    ledger: ServedLedger | FabricLedger = (
+        FabricLedger(root) if is_profile(root) else ServedLedger(root)
+    )
     state = ServerState(ledger, tokens or TokenStore.for_ledger(ledger.root), public_read)
 
     @asynccontextmanager
@@ -124,7 +130,9 @@ def create_app(
     )
     app.state.server = state
     _install_error_handlers(app)
-    for module in (service, chain, registry, federated, lineage, proofs, contracts, events):
+    # Over Fabric, the routes that read an embedded store are replaced by qscc-backed ones.
+    readers = (fabric,) if isinstance(ledger, FabricLedger) else (chain, proofs, events)
+    for module in (service, *readers, registry, federated, lineage, contracts):
         app.include_router(module.router, prefix=API)
     if static_dir is not None:
         _mount_explorer(app, static_dir)

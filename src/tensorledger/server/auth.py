@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 
 from tensorledger.errors import ConfigError
 from tensorledger.server._errors import HTTPError
+from tensorledger.server._fabric import FabricLedger
 from tensorledger.server._ledger import ServedLedger
 from tensorledger.server.tokens import TokenStore
 
@@ -24,7 +25,7 @@ from tensorledger.server.tokens import TokenStore
 class ServerState:
     """What every request needs: the ledger, the tokens, the read policy."""
 
-    ledger: ServedLedger
+    ledger: ServedLedger | FabricLedger
     tokens: TokenStore
     public_read: bool
 
@@ -46,6 +47,14 @@ class Access:
     principal: Principal
     channel: str
     state: ServerState
+
+
+def embedded(access: Access) -> ServedLedger:
+    """The embedded ledger behind `access`, for the routes that read its store directly."""
+    ledger = access.state.ledger
+    if not isinstance(ledger, ServedLedger):
+        raise HTTPError(500, "an embedded-ledger route was reached on a Fabric network")
+    return ledger
 
 
 def state_of(request: Request) -> ServerState:

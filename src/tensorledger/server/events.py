@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from tensorledger.errors import InvalidRequestError
 from tensorledger.ledger import explore
 from tensorledger.ledger.store import ChannelStore
-from tensorledger.server.auth import EventsAccess
+from tensorledger.server.auth import EventsAccess, embedded
 from tensorledger.server.routes._common import ERRORS
 
 router = APIRouter(tags=["events"], responses=ERRORS)
@@ -81,7 +81,7 @@ def events(
         if not last.isdigit():
             raise InvalidRequestError("Last-Event-ID must be a block number")
         start = int(last) + 1
-    store = access.state.ledger.store(access.channel)
+    store = embedded(access).store(access.channel)
     return StreamingResponse(
         stream(request, store, start, HEARTBEAT_SECONDS),
         media_type="text/event-stream",

@@ -7,6 +7,7 @@ from typing import Any
 
 from tensorledger.errors import ContractError, NotFoundError
 from tensorledger.ledger import explore
+from tensorledger.server._fabric import FabricLedger
 from tensorledger.server.auth import Access
 from tensorledger.server.schemas import ErrorBody
 
@@ -28,8 +29,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def require_deployed(access: Access, chaincode: str) -> None:
     """NotFoundError unless `chaincode` is committed on the channel (asked before calling it)."""
-    store = access.state.ledger.store(access.channel)
-    if chaincode not in {d.name for d in explore.contracts(store)}:
+    ledger = access.state.ledger
+    if isinstance(ledger, FabricLedger):
+        deployed = ledger.deployed(access.channel, access.principal.identity)
+    else:
+        deployed = frozenset(d.name for d in explore.contracts(ledger.store(access.channel)))
+    if chaincode not in deployed:
         raise NotFoundError(f"chaincode {chaincode} is not deployed on channel {access.channel}")
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from tensorledger.errors import NotFoundError
 from tensorledger.ledger import explore
 from tensorledger.server._redact import value_view
-from tensorledger.server.auth import ReadAccess
+from tensorledger.server.auth import ReadAccess, embedded
 from tensorledger.server.routes._common import ERRORS
 from tensorledger.server.schemas import (
     BlockDetail,
@@ -31,7 +31,7 @@ BlockNumber = Annotated[int, Path(ge=0, le=2**63 - 1)]
 @router.get("/channels/{ch}", response_model=ChannelInfo)
 def channel(access: ReadAccess) -> ChannelInfo:
     """Height, organisations, contracts and the newest signed checkpoint."""
-    ledger = access.state.ledger
+    ledger = embedded(access)
     ch = ledger.channel(access.channel)
     store = ch.store
     with store.snapshot():
@@ -61,7 +61,7 @@ def blocks(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
 ) -> dict[str, Any]:
     """Block summaries below `before` (default: the height), newest first."""
-    store = access.state.ledger.store(access.channel)
+    store = embedded(access).store(access.channel)
     with store.snapshot():
         height = store.height()
         end = height if before is None else min(before, height)
@@ -78,7 +78,7 @@ def blocks(
 @router.get("/channels/{ch}/blocks/{n}", response_model=BlockDetail)
 def block(access: ReadAccess, n: BlockNumber) -> dict[str, Any]:
     """One block's summary and its transactions with validation codes and read/write sets."""
-    store = access.state.ledger.store(access.channel)
+    store = embedded(access).store(access.channel)
     with store.snapshot():
         summary = explore.block_summary(store, n)
         txs = explore.transactions_in_block(store, n)
@@ -88,14 +88,14 @@ def block(access: ReadAccess, n: BlockNumber) -> dict[str, Any]:
 @router.get("/channels/{ch}/transactions/{tx_id}", response_model=Transaction)
 def transaction(access: ReadAccess, tx_id: str) -> dict[str, Any]:
     """A transaction by id."""
-    store = access.state.ledger.store(access.channel)
+    store = embedded(access).store(access.channel)
     return explore.transaction(store, tx_id).to_dict()
 
 
 @router.get("/channels/{ch}/state/{chaincode}/{key:path}", response_model=StateValue)
 def state(access: ReadAccess, chaincode: str, key: str) -> dict[str, Any]:
     """A key's committed value in a chaincode's namespace."""
-    entry = access.state.ledger.store(access.channel).get_state(chaincode, key)
+    entry = embedded(access).store(access.channel).get_state(chaincode, key)
     if entry is None:
         raise NotFoundError(f"no key {key!r} in {chaincode} on channel {access.channel}")
     return {
@@ -109,7 +109,7 @@ def state(access: ReadAccess, chaincode: str, key: str) -> dict[str, Any]:
 @router.get("/channels/{ch}/history/{chaincode}/{key:path}", response_model=History)
 def history(access: ReadAccess, chaincode: str, key: str) -> History:
     """Every modification of a key, oldest first (404 if it was never written)."""
-    entries = access.state.ledger.store(access.channel).history(chaincode, key)
+    entries = embedded(access).store(access.channel).history(chaincode, key)
     if not entries:
         raise NotFoundError(f"no history of key {key!r} in {chaincode} on channel {access.channel}")
     return History(

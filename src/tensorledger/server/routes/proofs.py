@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 
 from tensorledger.crypto.checkpoint import parse_checkpoint
 from tensorledger.errors import NotFoundError
-from tensorledger.server.auth import ReadAccess
+from tensorledger.server.auth import ReadAccess, embedded
 from tensorledger.server.routes._common import ERRORS
 from tensorledger.server.schemas import CheckpointView, ConsistencyProofBody, TransactionProofBody
 
@@ -25,7 +25,7 @@ Size = Annotated[int, Query(ge=0, le=2**63 - 1)]
 @router.get("/channels/{ch}/proofs/transactions/{tx_id}", response_model=TransactionProofBody)
 def transaction_proof(access: ReadAccess, tx_id: str) -> dict[str, Any]:
     """Inclusion proof of a valid transaction against the newest checkpoint."""
-    proof = access.state.ledger.channel(access.channel).prove(tx_id)
+    proof = embedded(access).channel(access.channel).prove(tx_id)
     parsed: dict[str, Any] = json.loads(proof.to_json())
     return parsed
 
@@ -33,7 +33,7 @@ def transaction_proof(access: ReadAccess, tx_id: str) -> dict[str, Any]:
 @router.get("/channels/{ch}/proofs/consistency", response_model=ConsistencyProofBody)
 def consistency_proof(access: ReadAccess, old: Size, new: Size | None = None) -> dict[str, Any]:
     """Proof that the log at checkpoint size `old` is a prefix of the one at `new` (or newest)."""
-    proof = access.state.ledger.channel(access.channel).consistency(old, new)
+    proof = embedded(access).channel(access.channel).consistency(old, new)
     parsed: dict[str, Any] = json.loads(proof.to_json())
     return parsed
 
@@ -41,7 +41,7 @@ def consistency_proof(access: ReadAccess, old: Size, new: Size | None = None) ->
 @router.get("/channels/{ch}/checkpoint", response_model=CheckpointView)
 def checkpoint(access: ReadAccess) -> CheckpointView:
     """The newest signed checkpoint, parsed, with the verifier key that signs it."""
-    ch = access.state.ledger.channel(access.channel)
+    ch = embedded(access).channel(access.channel)
     note = ch.store.latest_checkpoint()
     if note is None:
         raise NotFoundError(f"channel {access.channel} has no checkpoint")

@@ -64,8 +64,12 @@ export function verifyPanel(tx) {
     notes.replaceChildren();
     result.replaceChildren(h("p", { class: "muted" }, "Checking the proof…"));
     try {
-      const key = await pinnedKey(notes, run);
       const proof = await ch(`/proofs/transactions/${seg(tx.tx_id)}`);
+      if (proof.type === FABRIC_PROOF) {
+        result.replaceChildren(...renderBlockProof(proof));
+        return;
+      }
+      const key = await pinnedKey(notes, run);
       const outcome = await verifyTransactionProof(proof, key, { txId: tx.tx_id, channel: channel.get() });
       result.replaceChildren(...render(outcome));
     } catch (err) {
@@ -87,6 +91,29 @@ export function verifyPanel(tx) {
     notes,
     result,
   );
+}
+
+const FABRIC_PROOF = "tensorledger.FabricBlockProof/v1";
+
+/**
+ * A Fabric network proves inclusion with the orderer-signed block itself (docs/design/server.md).
+ * Checking it needs protobuf decoding and X.509 chains this page does not carry: show what the
+ * proof claims, and how to check it offline, rather than a verdict the browser did not reach.
+ */
+function renderBlockProof(proof) {
+  const kib = (b64) => `${((b64.length * 3) / 4 / 1024).toFixed(1)} KiB`;
+  return [
+    h("p", { class: "verdict", "data-verdict": "unavailable" },
+      "Block proof: browser verification of Fabric block proofs is not available."),
+    h("ul", { class: "steps" },
+      h("li", null, h("strong", null, "Block "), String(proof.block), h("span", { class: "muted" }, ` (${kib(proof.block_bytes)}, orderer-signed)`)),
+      h("li", null, h("strong", null, "Position "), String(proof.index), h("span", { class: "muted" }, ` of transaction ${proof.tx_id.slice(0, 16)}…`)),
+      h("li", null, h("strong", null, "Previous header "), h("span", { class: "muted" }, kib(proof.previous_header)))),
+    h("p", { class: "muted small" },
+      "Save the proof (GET …/proofs/transactions/<tx>) and check it offline with "
+      + "FabricBlockProof.from_json(text).verify(orderer_ca_pem): envelope in the block, data hash, "
+      + "previous-header hash, orderer signature."),
+  ];
 }
 
 function render(outcome) {
