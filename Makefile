@@ -4,6 +4,7 @@
 #   make bench  benchmarks, JSON on stdout
 #   make lint   ruff + mypy
 #   make fabric build Hyperledger Fabric (peer, orderer, configtxgen) for the Fabric tests
+#   make browser install Debian's Chromium and Playwright for the browser tests
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -47,7 +48,7 @@ test: $(STAMP) fabric browser
 test-fast: $(STAMP)
 	$(BIN)/pytest -n $(JOBS) -q -m "not slow"
 
-bench: $(STAMP)
+bench: $(STAMP) fabric
 	$(BIN)/tensorledger bench
 	$(BIN)/tensorledger bench --fabric
 	$(BIN)/pytest -m bench -s -q tests/tf/test_bench.py tests/blobs/test_throughput.py tests/server/test_bench.py tests/federated/test_bench.py
