@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fabric_protos.common import common_pb2
@@ -306,6 +307,10 @@ def _summary(store: ChannelStore, number: int, header: bytes, metadata: bytes) -
     )
 
 
+# A block names the same few certificates over and over, and parsing one (X.509, then
+# the MSP checks) costs more than the rest of describing a transaction; keyed by the
+# bytes themselves, so a changed certificate is parsed afresh.
+@lru_cache(maxsize=1024)
 def _who(serialized: bytes) -> tuple[str, str]:
     try:
         ident = Identity.deserialize(serialized)

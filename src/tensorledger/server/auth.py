@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from tensorledger.errors import ConfigError
 from tensorledger.server._errors import HTTPError
@@ -116,12 +117,25 @@ def _member(state: ServerState, principal: Principal, channel: str) -> Access:
     return Access(principal, channel, state)
 
 
-def channel_reader(ch: str, request: Request) -> Access:
-    """Read access to channel `ch` (a path parameter)."""
+def _channel_read_access(ch: str, request: Request) -> Access:
     state = state_of(request)
     principal = reader(request)
     state.ledger.channel(ch)  # 404 for an unknown channel before 403 for a stranger
     return _member(state, principal, ch)
+
+
+async def channel_reader(ch: str, request: Request) -> Access:
+    """Read access to channel `ch` (a path parameter).
+
+    Async so that FastAPI runs it on the event loop: over an embedded ledger every
+    check is in memory (the token file is re-read only when it changed), and the
+    hop to a worker thread that a sync dependency costs was most of a read's CPU
+    under load. A Fabric network may fetch a genesis block for the members on
+    first use, so its checks still run in a thread.
+    """
+    if isinstance(state_of(request).ledger, FabricLedger):
+        return await run_in_threadpool(_channel_read_access, ch, request)
+    return _channel_read_access(ch, request)
 
 
 def channel_events_reader(ch: str, request: Request) -> Access:

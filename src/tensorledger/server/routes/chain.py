@@ -1,4 +1,11 @@
-"""Chain routes: a channel at a glance, blocks, transactions, keys and their history."""
+"""Chain routes: a channel at a glance, blocks, transactions, keys and their history.
+
+The point reads (one block, one transaction, one key) are `async` and read
+SQLite on the event loop: each is a few indexed lookups in a WAL database, whose
+readers never wait for its writer, and handing them to the threadpool cost more
+CPU than the reads themselves. Pages of blocks and the channel overview, which
+read many rows, stay in the threadpool.
+"""
 
 from __future__ import annotations
 
@@ -76,7 +83,7 @@ def blocks(
 
 
 @router.get("/channels/{ch}/blocks/{n}", response_model=BlockDetail)
-def block(access: ReadAccess, n: BlockNumber) -> dict[str, Any]:
+async def block(access: ReadAccess, n: BlockNumber) -> dict[str, Any]:
     """One block's summary and its transactions with validation codes and read/write sets."""
     store = embedded(access).store(access.channel)
     with store.snapshot():
@@ -86,14 +93,14 @@ def block(access: ReadAccess, n: BlockNumber) -> dict[str, Any]:
 
 
 @router.get("/channels/{ch}/transactions/{tx_id}", response_model=Transaction)
-def transaction(access: ReadAccess, tx_id: str) -> dict[str, Any]:
+async def transaction(access: ReadAccess, tx_id: str) -> dict[str, Any]:
     """A transaction by id."""
     store = embedded(access).store(access.channel)
     return explore.transaction(store, tx_id).to_dict()
 
 
 @router.get("/channels/{ch}/state/{chaincode}/{key:path}", response_model=StateValue)
-def state(access: ReadAccess, chaincode: str, key: str) -> dict[str, Any]:
+async def state(access: ReadAccess, chaincode: str, key: str) -> dict[str, Any]:
     """A key's committed value in a chaincode's namespace."""
     entry = embedded(access).store(access.channel).get_state(chaincode, key)
     if entry is None:
@@ -107,7 +114,7 @@ def state(access: ReadAccess, chaincode: str, key: str) -> dict[str, Any]:
 
 
 @router.get("/channels/{ch}/history/{chaincode}/{key:path}", response_model=History)
-def history(access: ReadAccess, chaincode: str, key: str) -> History:
+async def history(access: ReadAccess, chaincode: str, key: str) -> History:
     """Every modification of a key, oldest first (404 if it was never written)."""
     entries = embedded(access).store(access.channel).history(chaincode, key)
     if not entries:
