@@ -22,10 +22,13 @@ from fastapi.testclient import TestClient
 import tensorledger as tl
 from tensorledger.errors import IntegrityError
 from tensorledger.fabric import network
+from tensorledger.fabric.install import Installation
 from tensorledger.ledger.fabric_proof import FabricBlockProof
+from tensorledger.ledger.network import DEFAULT_CONTRACTS
+from tensorledger.registry import DatasetRecord, add_dataset, record_analysis
 from tensorledger.server.app import create_app
 from tensorledger.server.tokens import TOKENS_FILE, TokenEntry, TokenStore, token_hash
-from tests.fabric.conftest import CHANNEL, fabric, fabric_net  # noqa: F401 (fixtures)
+from tests.fabric.conftest import CHANNEL, bring_up, fabric, fabric_net  # noqa: F401 (fixtures)
 from tests.server.live import live_server
 
 pytestmark = pytest.mark.fabric
@@ -322,3 +325,53 @@ def test_live_block_events_poll_the_peer(served: FabricServed) -> None:
     detail = served.client.get(f"{CH}/blocks/1", headers=served.auth("read")).json()
     assert event["number"] == 1 and event["data_hash"] == detail["data_hash"]
     assert "id: 1" in lines
+
+
+REGISTRIES = [c for c in DEFAULT_CONTRACTS if c.name in ("datasets", "models", "analyses")]
+
+
+@pytest.fixture(scope="module")
+def registry_served(
+    fabric: Installation,  # noqa: F811 (the fixture)
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, str, DatasetRecord]]:
+    """A network with the registry chaincodes, one dataset and one analysis of it."""
+    directory = tmp_path_factory.mktemp("fabric-registries") / "net"
+    bring_up(directory, fabric, contracts=REGISTRIES)
+    try:
+        csv = directory.parent / "points.csv"
+        csv.write_text("x,y\n1,2.5\n2,4.5\n")
+        with tl.connect(directory, identity="Org1") as gw:
+            dataset = add_dataset(gw, csv, "points")
+            record_analysis(
+                gw, "mean-1", method="mean", inputs=[dataset.ref], result={"mean_y": 3.5},
+                result_hash="ab" * 32,
+            )  # fmt: skip
+        token = TokenStore.for_ledger(directory).add("Org2", "read", "1d")[0]
+        with TestClient(create_app(directory), raise_server_exceptions=False) as client:
+            yield client, f"Bearer {token}", dataset
+    finally:
+        network.down(directory)
+
+
+def test_registries_and_lineage_work_through_chaincode_calls(
+    registry_served: tuple[TestClient, str, DatasetRecord],
+) -> None:
+    client, auth, dataset = registry_served
+    headers = {"Authorization": auth}
+    listed = client.get(f"{CH}/datasets", headers=headers)
+    assert listed.status_code == 200, listed.text
+    # The reference is what the registering client got back, not what the server read.
+    assert [(d["id"], d["version"], d["root"]) for d in listed.json()["datasets"]] == [
+        ("points", 1, dataset.root)
+    ]
+    versions = client.get(f"{CH}/datasets/points", headers=headers).json()["versions"]
+    assert [v["txId"] for v in versions] == [dataset.tx_id]
+    assert client.get(f"{CH}/datasets/absent", headers=headers).status_code == 404
+    assert client.get(f"{CH}/models", headers=headers).json() == {"models": []}
+    analysis = client.get(f"{CH}/analyses/mean-1", headers=headers).json()
+    assert analysis["result"] == {"mean_y": 3.5}
+    graph = client.get(f"{CH}/lineage/analysis/mean-1", headers=headers).json()
+    assert {(e["to"], e["relation"]) for e in graph["edges"]} >= {("dataset:points@1", "input")}
+    tx = client.get(f"{CH}/transactions/{dataset.tx_id}", headers=headers).json()
+    assert tx["code"] == "VALID" and tx["chaincode"] == "datasets"
